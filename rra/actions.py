@@ -1,0 +1,52 @@
+"""Run one stage of one run as a doit action: known failures become one clear line.
+
+doit exits 1 for a TaskFailed (a run failed, as legacy) and 2 for an uncaught
+exception (an rra bug), so only expected errors are converted.
+"""
+import errno
+import logging
+
+from doit.exceptions import TaskFailed
+
+log = logging.getLogger("rra")
+
+EXPECTED = (OSError, UnicodeError)
+
+
+def expected_errors():
+    """Every library's own error type, plus OS errors: all name the run and file."""
+    errors = list(EXPECTED)
+    for module, name in (("rra.fhiclize", "FhiclizeError"), ("rra.fhicl", "FhiclError"),
+                         ("rra.artdaqdb", "ArtdaqDBError"), ("rra.ucondb", "UconDBError")):
+        try:
+            errors.append(getattr(__import__(module, fromlist=[name]), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(errors)
+
+
+def run_step(stage, run, func, *args):
+    """Call func(*args) for run; return TaskFailed with a one-line message on a known error."""
+    try:
+        func(*args)
+    except expected_errors() as e:
+        message = "[run %s] [%s] %s" % (run, stage, describe(e))
+        log.error(message)
+        return TaskFailed(message)
+    return None
+
+
+def fail(stage, run, message):
+    """Action of a run that cannot even be scheduled (unreadable record, symlink...)."""
+    message = "[run %s] [%s] %s" % (run, stage, message)
+    log.error(message)
+    return TaskFailed(message)
+
+
+def describe(error):
+    """One line for an exception, without a traceback."""
+    if isinstance(error, OSError) and error.strerror:
+        where = " %s" % error.filename if error.filename else ""
+        hint = " (disk full: free space under the work dir)" if error.errno == errno.ENOSPC else ""
+        return "%s:%s %s%s" % (type(error).__name__, where, error.strerror, hint)
+    return str(error) or type(error).__name__

@@ -1,0 +1,295 @@
+"""Load config.yaml: the legacy sections and keys, expanded, typed and checked.
+
+An operator's existing legacy config.yaml must load unchanged: keys that no
+longer mean anything are accepted with a one-line deprecation warning.
+"""
+import logging
+import os
+import re
+from pathlib import Path
+
+import yaml
+
+log = logging.getLogger("rra.config")
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "config.yaml.template"
+
+
+class ConfigError(Exception):
+    """A config problem an operator can fix: names the file, the key and what is expected."""
+
+
+# Kinds of value. "path" and "uri" are resolved against the config file's directory.
+STR, INT, NUM, BOOL, PATH, URI, LIST, OPT_STR, OPT_PATH = (
+    "a string", "an integer", "a number", "true or false", "a path", "a URI",
+    "a list of names", "a string or null", "a path or null")
+
+# section.key -> (kind, default); REQUIRED marks keys with no default.
+REQUIRED = object()
+SCHEMA = {
+    "app.work_dir": (PATH, REQUIRED),
+    "app.lock_file": (OPT_PATH, None),
+    "app.batch_size": (INT, 0),
+    "app.parallel_workers": (INT, 1),
+    "app.run_process_retries": (INT, 2),
+    "app.retry_delay_seconds": (NUM, 3),
+    "app.exclude_most_recent_run": (BOOL, False),
+    "app.settle_seconds": (NUM, 0),
+    "app.validate_blobs": (BOOL, False),
+    "app.log_level": (STR, "INFO"),
+    "app.log_file": (OPT_PATH, None),
+    "fhiclize_generate": (LIST, ["boot", "metadata", "known_boardreaders_list", "RunHistory",
+                                 "RunHistory2", "settings", "setup", "environment", "ranks"]),
+    "source_files.run_records_dir": (PATH, REQUIRED),
+    "artdaq_db.fcl_conf_dir": (OPT_PATH, None),
+    "artdaq_db.database_uri": (URI, REQUIRED),
+    "artdaq_db.backend": (STR, "auto"),
+    "artdaq_db.use_tools": (BOOL, False),
+    "artdaq_db.remote_host": (OPT_STR, None),
+    "ucon_db.server_url": (URI, REQUIRED),
+    "ucon_db.folder_name": (STR, REQUIRED),
+    "ucon_db.object_name": (STR, "configuration"),
+    "ucon_db.timeout_seconds": (NUM, 10),
+    "ucon_db.writer_user": (OPT_STR, None),
+    "ucon_db.writer_password": (OPT_STR, None),
+    "ucon_db.ca_bundle": (OPT_PATH, None),
+    "ucon_db.verify_tls": (BOOL, True),
+    "reporting.email.enabled": (BOOL, False),
+    "reporting.email.recipient_email": (OPT_STR, None),
+    "reporting.email.sender_email": (OPT_STR, None),
+    "reporting.email.smtp_host": (OPT_STR, None),
+    "reporting.email.smtp_port": (INT, 25),
+    "reporting.email.smtp_use_tls": (BOOL, False),
+    "reporting.email.smtp_user": (OPT_STR, None),
+    "reporting.email.smtp_password": (OPT_STR, None),
+    "reporting.slack.enabled": (BOOL, False),
+    "reporting.slack.bot_token": (OPT_STR, None),
+    "reporting.slack.channel": (OPT_STR, None),
+    "reporting.slack.mention_users": (OPT_STR, None),
+    "reporting.slack.api_url": (STR, "https://slack.com/api/chat.postMessage"),
+    "carbon.enabled": (BOOL, False),
+    "carbon.host": (OPT_STR, None),
+    "carbon.port": (INT, 2003),
+    "carbon.metric_prefix": (STR, "rra"),
+}
+
+# Legacy keys that the build graph replaced: accepted, warned about, ignored.
+DEPRECATED = {
+    "app.import_state_file": "state is derived from the build graph",
+    "app.migrate_state_file": "state is derived from the build graph",
+    "app.import_failure_log": "failed tasks are simply out of date",
+    "app.migrate_failure_log": "failed tasks are simply out of date",
+    "app_fuzz": "fault injection lives in the test server, not in production",
+}
+
+SECRETS = {"ucon_db.writer_password", "reporting.email.smtp_password",
+           "reporting.slack.bot_token"}
+
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
+
+
+def redact_url(url):
+    """Drop user info from a URL so it can be logged."""
+    return _URL_CREDENTIALS.sub(r"\g<scheme>", url) if isinstance(url, str) else url
+
+
+def find_config(explicit=None, env=None):
+    """The config file to use: explicit, $RRA_CONFIG, ./config.yaml, else the template."""
+    env = os.environ if env is None else env
+    for candidate in (explicit, env.get("RRA_CONFIG")):
+        if candidate:
+            return Path(candidate)
+    if Path("config.yaml").is_file():
+        return Path("config.yaml")
+    log.warning("no config.yaml here and RRA_CONFIG unset: using the template %s", TEMPLATE)
+    return TEMPLATE
+
+
+class Config:
+    """The effective configuration: typed values by dotted key, plus where they came from."""
+
+    def __init__(self, values, path):
+        self.values = values
+        self.path = Path(path)
+
+    def __getitem__(self, dotted):
+        return self.values[dotted]
+
+    def get(self, dotted, default=None):
+        return self.values.get(dotted, default)
+
+    @property
+    def work_dir(self):
+        return Path(self.values["app.work_dir"])
+
+    @property
+    def run_records_dir(self):
+        return Path(self.values["source_files.run_records_dir"])
+
+    def masked(self):
+        """Every value with secrets replaced, for printing and logs."""
+        return {k: ("********" if k in SECRETS and v else redact_url(v))
+                for k, v in sorted(self.values.items())}
+
+    def __repr__(self):
+        return "Config(%s)" % self.path
+
+
+def load(path=None, env=None):
+    """Read, expand, type-check and resolve a config file; raise ConfigError on any problem."""
+    path = Path(path) if path else find_config(env=env)
+    env = os.environ if env is None else env
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError("%s: cannot read the config file: %s" % (path, e.strerror)) from None
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = " line %d:" % (where.line + 1) if where else ""
+        raise ConfigError("%s:%s not valid YAML (%s)" % (path, line, getattr(e, "problem", e)))
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError("%s: expected a mapping of sections (app, source_files, ...)" % path)
+    flat = _flatten(raw)
+    _warn_unused(flat, path)
+    expanded = {k: _expand(k, v, flat, env, path) for k, v in flat.items()}
+    values = {}
+    for key, (kind, default) in SCHEMA.items():
+        if key in expanded and expanded[key] is not None or kind == LIST and key in expanded:
+            values[key] = _typed(key, expanded[key], kind, path)
+        elif default is REQUIRED:
+            raise ConfigError("%s: missing key %s (expected %s)" % (path, key, kind))
+        else:
+            values[key] = default
+    base = path.resolve().parent
+    for key, (kind, _) in SCHEMA.items():
+        if kind in (PATH, OPT_PATH) and values[key] is not None:
+            values[key] = str(base / os.path.expanduser(values[key]))
+        elif kind == URI:
+            values[key] = _resolve_uri(values[key], base)
+    if values["app.lock_file"] is None:
+        values["app.lock_file"] = str(Path(values["app.work_dir"]) / ".archiver.lock")
+    return Config(values, path)
+
+
+def _flatten(tree, prefix=""):
+    """{'app': {'work_dir': x}} -> {'app.work_dir': x}; lists and scalars are leaves."""
+    flat = {}
+    for key, value in tree.items():
+        dotted = prefix + str(key)
+        if isinstance(value, dict) and dotted not in SCHEMA:
+            flat.update(_flatten(value, dotted + "."))
+        elif value is None and any(k.startswith(dotted + ".") for k in SCHEMA):
+            continue  # an empty section: every key takes its default
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _warn_unused(flat, path):
+    """One line per legacy or unknown key: never an error, so old configs keep loading."""
+    for key in flat:
+        if key in SCHEMA:
+            continue
+        old = next((d for d in DEPRECATED if key == d or key.startswith(d + ".")), None)
+        if old:
+            log.warning("%s: %s is deprecated and ignored (%s)", path, key, DEPRECATED[old])
+        else:
+            log.warning("%s: unknown key %s is ignored", path, key)
+
+
+def _expand(key, value, flat, env, path, seen=()):
+    """Expand ${ENV}, ${ENV:-default}, ${key} (same section) and ${section.key} in a value."""
+    if isinstance(value, list):
+        return [_expand(key, v, flat, env, path, seen) for v in value]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+    if key in seen:
+        raise ConfigError("%s: %s refers to itself through %s" % (path, key, " -> ".join(seen)))
+    section = key.rpartition(".")[0]
+
+    def one(inner):
+        name, has_default, default = inner.partition(":-")
+        for ref in ((section + "." + name) if section else name, name):
+            if ref in flat and ref != key:
+                return str(_expand(ref, flat[ref], flat, env, path, seen + (key,)))
+        if name in env:
+            return env[name]
+        if has_default:
+            return _expand(key, default, flat, env, path, seen)
+        raise ConfigError("%s: %s uses ${%s}, which is neither a config key nor a set "
+                          "environment variable (give a default as ${%s:-value})"
+                          % (path, key, name, name))
+    try:
+        return _substitute(value, one)
+    except ValueError as e:
+        raise ConfigError("%s: %s: %s" % (path, key, e)) from None
+
+
+def _substitute(text, replace):
+    """Replace each ${...} (which may nest, as in ${ENV:-${key}}) with replace(inner)."""
+    out, i = [], 0
+    while True:
+        start = text.find("${", i)
+        if start < 0:
+            return "".join(out) + text[i:]
+        depth, j = 1, start + 2
+        while j < len(text) and depth:
+            if text.startswith("${", j):
+                depth, j = depth + 1, j + 2
+                continue
+            depth -= text[j] == "}"
+            j += 1
+        if depth:
+            raise ValueError("unclosed ${ in %r" % text)
+        out.append(text[i:start])
+        out.append(replace(text[start + 2:j - 1]))
+        i = j
+
+
+def _typed(key, value, kind, path):
+    """Coerce a YAML value to the key's kind or say exactly what was expected."""
+    def bad():
+        return ConfigError("%s: %s must be %s, got %r" % (path, key, kind, _safe(key, value)))
+    if kind in (STR, PATH, URI, OPT_STR, OPT_PATH):
+        if isinstance(value, (dict, list, bool)):
+            raise bad()
+        return str(value)
+    if kind == BOOL:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false",
+                                                        "no", "off", "0"):
+            return value.lower() in ("true", "yes", "on", "1")
+        raise bad()
+    if kind in (INT, NUM):
+        if isinstance(value, bool):
+            raise bad()
+        try:
+            number = int(value) if kind == INT else float(value)
+        except (TypeError, ValueError):
+            raise bad() from None
+        if number < 0:
+            raise ConfigError("%s: %s must not be negative, got %r" % (path, key, value))
+        return number
+    if kind == LIST:
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad()
+        return list(value)
+    raise AssertionError(kind)
+
+
+def _safe(key, value):
+    return "********" if key in SECRETS else redact_url(value)
+
+
+def _resolve_uri(uri, base):
+    """filesystemdb:// and sqlite:// URIs with a relative path resolve against the config dir."""
+    for scheme in ("filesystemdb://", "sqlite://"):
+        if uri.startswith(scheme):
+            rest = uri[len(scheme):]
+            return scheme + str(base / os.path.expanduser(rest)).rstrip("/")
+    return uri

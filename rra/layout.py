@@ -1,0 +1,34 @@
+"""Where each run's targets live under the work dir (the only place rra writes)."""
+from pathlib import Path
+
+STAGES = ("fhiclize", "artdaqdb", "blob", "ucondb", "validate")
+
+
+class Layout:
+    """Paths of the work dir: one directory per run, one target per stage."""
+
+    def __init__(self, work_dir):
+        self.work_dir = Path(work_dir)
+        self.runs_dir = self.work_dir / "runs"
+        self.dep_file = self.work_dir / ".doit.db"
+
+    def run_dir(self, run):
+        return self.runs_dir / str(run)
+
+    def fhicl_dir(self, run):
+        return self.run_dir(run) / "fhicl"
+
+    def fhicl_manifest(self, run):
+        return self.fhicl_dir(run) / "manifest.json"
+
+    def artdaqdb_marker(self, run):
+        return self.run_dir(run) / "artdaqdb.json"
+
+    def blob(self, run):
+        return self.run_dir(run) / "blob.txt"
+
+    def ucondb_marker(self, run):
+        return self.run_dir(run) / "ucondb.json"
+
+    def validated(self, run):
+        return self.run_dir(run) / "validated.md5"

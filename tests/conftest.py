@@ -1,0 +1,54 @@
+"""Shared fixtures: real run records, a config for them, and real doit invocations."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+MAKE_RECORDS = SHARED / "tools" / "make_run_records.py"
+
+
+def make_records(out, first=1000, count=5, *extra):
+    """Realistic run records from the shared generator."""
+    subprocess.run([sys.executable, str(MAKE_RECORDS), str(out), "--first", str(first),
+                    "--count", str(count), *map(str, extra)], check=True,
+                   stdout=subprocess.DEVNULL)
+    return Path(out)
+
+
+def stop_run(out, run):
+    subprocess.run([sys.executable, str(MAKE_RECORDS), str(out), "--stop", str(run)],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def write_config(directory, records, extra_app=""):
+    """A config.yaml for records with everything under directory/work."""
+    path = Path(directory) / "config.yaml"
+    path.write_text(
+        "app:\n  work_dir: work\n  log_file: ${work_dir}/archiver.log\n%s"
+        "source_files:\n  run_records_dir: %s\n"
+        "artdaq_db:\n  database_uri: filesystemdb://${app.work_dir}/artdaqdb\n"
+        "ucon_db:\n  server_url: sqlite://${app.work_dir}/ucondb.sqlite\n  folder_name: test01\n"
+        % (extra_app, records))
+    return path
+
+
+# Root reads anything; without these capabilities file permissions apply to it too.
+AS_UNPRIVILEGED = (["setpriv", "--bounding-set=-dac_override,-dac_read_search",
+                    "--inh-caps=-dac_override,-dac_read_search"] if os.geteuid() == 0 else [])
+
+
+def doit(cfg, *args, env=None, prefix=()):
+    """Run the real doit engine on rra's dodo.py in a subprocess."""
+    cmd = [*prefix, sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), *args, "config=%s" % cfg]
+    full_env = dict(os.environ, **(env or {}))
+    full_env.pop("RRA_CONFIG", None)
+    return subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=str(ROOT))
+
+
+@pytest.fixture
+def shared():
+    return SHARED
