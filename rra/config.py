@@ -162,6 +162,7 @@ def load(path=None, env=None):
             raise ConfigError("%s: missing key %s (expected %s)" % (path, key, kind))
         else:
             values[key] = default
+    _check_generate(values["fhiclize_generate"], path)
     base = path.resolve().parent
     for key, (kind, _) in SCHEMA.items():
         if kind in (PATH, OPT_PATH) and values[key] is not None:
@@ -280,6 +281,15 @@ def _typed(key, value, kind, path):
             raise bad()
         return list(value)
     raise AssertionError(kind)
+
+
+def _check_generate(names, path):
+    """fhiclize_generate may only name converters rra has (legacy allowed a .txt suffix)."""
+    from .fhiclize import CONVERTERS
+    for name in names:
+        if name.rsplit(".txt", 1)[0] not in CONVERTERS:
+            raise ConfigError("%s: fhiclize_generate: unknown converter %r (known: %s)"
+                              % (path, name, ", ".join(CONVERTERS)))
 
 
 def _safe(key, value):

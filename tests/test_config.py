@@ -103,6 +103,11 @@ def test_missing_required_key(tmp_path, key):
         config.load(write(tmp_path, "\n".join(lines).replace("${app.work_dir}", "/w")), env={})
 
 
+def test_unknown_converter_is_named(tmp_path):
+    with pytest.raises(config.ConfigError, match="unknown converter 'bootz'"):
+        config.load(write(tmp_path, MINIMAL + "fhiclize_generate: [boot, bootz]\n"), env={})
+
+
 def test_invalid_yaml_and_missing_file(tmp_path):
     with pytest.raises(config.ConfigError, match="line 3"):
         config.load(write(tmp_path, "app:\n  - x\n y: [\n"), env={})

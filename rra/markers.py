@@ -1,0 +1,24 @@
+"""Markers: the small JSON targets that say a stage of a run is done, and with what.
+
+Written atomically and only after the work they describe is durable, so a
+marker on disk is a promise the next stage and the report can rely on.
+"""
+import json
+from datetime import datetime, timezone
+
+from . import atomic
+
+
+def write(path, fields):
+    """Write a marker (sorted keys: equal content gives equal bytes, so doit can cut off)."""
+    atomic.write_text(path, json.dumps(fields, indent=1, sort_keys=True) + "\n")
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def now():
+    """UTC time for a marker's time field."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
