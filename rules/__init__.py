@@ -12,16 +12,14 @@ STAGES = (fhiclize,)
 
 
 def tasks(cfg, records=None):
-    """Every task of every discovered run, then one group task per stage."""
+    """Every task of every discovered run: `<stage>:<run>`, grouped as `<stage>`."""
     layout = Layout(cfg.work_dir)
     if records is None:
         records = scan(cfg.run_records_dir, cfg["app.settle_seconds"],
                        cfg["app.exclude_most_recent_run"])
     for stage in STAGES:
-        names = []
+        yield {"basename": stage.GROUP, "name": None, "doc": stage.DOC}
         for rec in records:
             task = stage.task(cfg, layout, rec)
-            names.append(task["basename"])
+            task.update(basename=stage.GROUP, name=str(rec.run))
             yield task
-        yield {"basename": stage.GROUP, "actions": None, "task_dep": names,
-               "doc": stage.DOC}

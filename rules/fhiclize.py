@@ -8,12 +8,9 @@ DOC = "turn every run record into its FHiCL set"
 
 def task(cfg, layout, rec):
     """file_dep: every regular file of the record; target: the set's manifest."""
-    name = "fhiclize:%d" % rec.run
     if rec.error:
-        return {"basename": name, "actions": [(fail, ["fhiclize", rec.run, rec.error])],
-                "uptodate": [False]}
+        return {"actions": [(fail, ["fhiclize", rec.run, rec.error])], "uptodate": [False]}
     return {
-        "basename": name,
         "actions": [(run_step, ["fhiclize", rec.run, fhiclset.build, rec.run, str(rec.path),
                                 str(layout.fhicl_dir(rec.run)), cfg["fhiclize_generate"]])],
         "file_dep": [str(f) for f in rec.files],

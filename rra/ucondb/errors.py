@@ -1,0 +1,53 @@
+"""UconDB errors: one short hierarchy, each message something an operator can act on."""
+
+from urllib.parse import urlsplit, urlunsplit
+
+
+def redact(url):
+    """Drop user:password@ from a URL so it is safe to print."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+class UconDBError(Exception):
+    """Anything that went wrong talking to UconDB; carries the URL without credentials."""
+
+    def __init__(self, message, url=None, status=None):
+        self.message, self.url, self.status = message, redact(url), status
+        super().__init__(f"{message} [{self.url}]" if self.url else message)
+
+
+class UconDBConnectionError(UconDBError):
+    """The server could not be reached or did not answer properly (retried before raising)."""
+
+
+class UconDBTimeout(UconDBConnectionError):
+    """The server did not answer within the timeout (retried before raising)."""
+
+
+class UconDBTLSError(UconDBConnectionError):
+    """The server's certificate was not trusted; never retried."""
+
+
+class UconDBAuthError(UconDBError):
+    """401/403: the writer user or password is wrong or lacks rights; never retried."""
+
+
+class UconDBNotFound(UconDBError):
+    """404: unknown folder, object or key; never retried."""
+
+
+class UconDBIntegrityError(UconDBError):
+    """Downloaded bytes do not match the size/adler32 the server announced."""
+
+
+class KeyExists(UconDBError):
+    """The object already has a version with this key and override was not asked for."""
+
+    def __init__(self, message, url=None, status=500, key=None):
+        self.key = key
+        super().__init__(message, url, status)
