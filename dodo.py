@@ -2,41 +2,65 @@
 
     doit                      archive everything that is out of date
     doit config=FILE -n 4     another config, four worker processes
-    doit list / doit fhiclize / doit -a fhiclize:1234
+    doit list / doit import / doit migrate / doit -a validate:1234
 """
 import gc
+import os
 import sys
 
 from doit import get_var
 
 import rules
-from rra import config, exitcodes, log
+from rra import config, exitcodes, log, reporter, shutdown
 from rra.layout import Layout
-from rra.reporter import Reporter
+from rra.lock import ArchiverLock, LockedError
 
-exitcodes.install()
 gc.disable()  # task loading allocates many small objects; halves a no-op at scale
+exitcodes.install()
+shutdown.install()
+
+# doit commands that only read: no lock, so `doit list` works while cron archives.
+READ_ONLY = {"list", "info", "help", "dumpdb", "tabcompletion", "strace"}
 
 try:
     CFG = config.load(get_var("config", None))
 except config.ConfigError as e:
     sys.stderr.write("rra: %s\n" % e)
-    sys.exit(1)
-log.setup(CFG)
+    sys.exit(exitcodes.FAILED)
+if get_var("validate", ""):
+    CFG.values["app.validate_blobs"] = True  # run_archiver.sh --validate
+log.setup(CFG, verbose=bool(get_var("verbose", "")))
 LAYOUT = Layout(CFG.work_dir)
 LAYOUT.work_dir.mkdir(parents=True, exist_ok=True)
 
+# rra recover runs `doit reset-dep` as its child while it holds the lock itself.
+CHILD_OF_HOLDER = os.environ.get("RRA_LOCK_PARENT") == str(os.getppid())
+if not READ_ONLY.intersection(sys.argv[1:]) and not CHILD_OF_HOLDER:
+    try:
+        LOCK = ArchiverLock(CFG["app.lock_file"]).acquire("doit")
+    except LockedError as e:
+        sys.stderr.write("rra: %s\n" % e)
+        sys.exit(exitcodes.FAILED)
+
+COUNTS = {}  # filled while tasks load: runs found, runs sealed
 DOIT_CONFIG = {
-    "default_tasks": [stage.GROUP for stage in rules.STAGES],
+    "default_tasks": rules.DEFAULT,
     "dep_file": str(LAYOUT.dep_file),
     "backend": "sqlite3",
     "check_file_uptodate": "md5",
     "continue": True,
-    "reporter": Reporter,
+    "reporter": reporter.for_config(CFG, COUNTS),
     "par_type": "process",
+    "num_process": CFG["app.parallel_workers"] if CFG["app.parallel_workers"] > 1 else 0,
 }
+
+
+# Runs named on the command line (doit validate:1234, doit forget fhiclize:1234) are
+# always loaded, sealed or not; `doit full=1` loads every run.
+FORCED = {int(a.partition(":")[2]) for a in sys.argv[1:]
+          if a.partition(":")[0] in rules.GROUPS and a.partition(":")[2].isdigit()}
 
 
 def task_rra():
     """every stage of every run"""
-    yield from rules.tasks(CFG)
+    yield from rules.tasks(CFG, FORCED, full=bool(get_var("full", "")), counts=COUNTS)

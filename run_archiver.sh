@@ -15,8 +15,11 @@ init_venv() {
     echo "rra: creating $VENV and installing rra into it" >&2
     rm -rf "$VENV"
     "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
-    "$VENV/bin/python" -m pip install --quiet -e "$ROOT[test]"
+    if ! "$VENV/bin/python" -m pip install -e "$ROOT[test]" >"$VENV/install.log" 2>&1; then
+        cat "$VENV/install.log" >&2
+        echo "rra: installing into $VENV failed (log above, also in $VENV/install.log)" >&2
+        exit 1
+    fi
     touch "$VENV/.rra-installed"
 }
 
@@ -36,9 +39,47 @@ case "${1:-}" in
 esac
 
 ensure_venv
-args=()
+config=""
 if [[ $# -gt 0 && "$1" != -* && "$1" != *=* && -f "$1" ]]; then
-    args+=("config=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")")
+    config="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
     shift
 fi
-exec "$VENV/bin/doit" -f "$ROOT/dodo.py" "$@" "${args[@]}"
+
+# Legacy flags map onto the graph; anything else goes to doit as it is.
+tasks=() vars=() opts=() rra_cmd=() rra_opts=() run="" dry_run=""
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --incremental) ;;                                   # always incremental now
+        --import-only|--retry-failed-import) tasks+=(import) ;;
+        --migrate-only|--retry-failed-migrate) tasks+=(migrate) ;;
+        --report-status) rra_cmd=(report) ;;
+        --compare-state) rra_cmd=(report --live) ;;
+        --recover-import-state) rra_cmd=(recover --stage import) ;;
+        --recover-migrate-state) rra_cmd=(recover --stage migrate) ;;
+        --validate) vars+=(validate=1) ;;
+        -v|--verbose) vars+=(verbose=1); rra_opts+=(-v) ;;
+        -n) opts+=(-n "$2"); shift ;;
+        -n*) opts+=("$1") ;;
+        --run) run="$2"; shift ;;
+        --run=*) run="${1#--run=}" ;;
+        --dry-run) dry_run=1 ;;
+        *) opts+=("$1") ;;
+    esac
+    shift
+done
+[[ -n "$config" ]] && vars+=("config=$config") && rra_opts+=(--config "$config")
+
+if [[ ${#rra_cmd[@]} -gt 0 ]]; then
+    exec "$VENV/bin/rra" "${rra_opts[@]}" "${rra_cmd[@]}"
+fi
+if [[ -n "$run" ]]; then
+    [[ "$run" =~ ^[0-9]+$ ]] || { echo "rra: --run takes a run number, got '$run'" >&2; exit 1; }
+    opts+=(-a); tasks=("fhiclize:$run" "validate:$run")    # rebuild every target of the run
+fi
+doit=("$VENV/bin/doit" -f "$ROOT/dodo.py")
+if [[ -n "$dry_run" ]]; then
+    # what would run: tasks doit finds out of date (R), without running them
+    "${doit[@]}" list --all --status "${tasks[@]}" "${vars[@]}" | awk '$1 == "R" && $2 ~ /:/ {print $2}'
+    exit "${PIPESTATUS[0]}"
+fi
+exec "${doit[@]}" "${opts[@]}" "${tasks[@]}" "${vars[@]}"

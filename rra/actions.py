@@ -15,21 +15,23 @@ EXPECTED = (OSError, UnicodeError)
 
 def expected_errors():
     """Every library's own error type, plus OS errors: all name the run and file."""
-    errors = list(EXPECTED)
-    for module, name in (("rra.fhiclize", "FhiclizeError"), ("rra.fhicl", "FhiclError"),
-                         ("rra.artdaqdb", "ArtdaqDBError"), ("rra.ucondb", "UconDBError")):
-        try:
-            errors.append(getattr(__import__(module, fromlist=[name]), name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(errors)
+    from .artdaqdb import ArtdaqDBError
+    from .fhicl import FhiclError
+    from .fhiclize import FhiclizeError
+    from .fhiclset import DamagedSet
+    from .migrating import ValidationError
+    from .ucondb import UconDBError
+    return EXPECTED + (ArtdaqDBError, FhiclError, FhiclizeError, UconDBError, ValidationError,
+                       DamagedSet)
 
 
 def run_step(stage, run, func, *args):
     """Call func(*args) for run; return TaskFailed with a one-line message on a known error."""
     try:
         func(*args)
-    except expected_errors() as e:
+    except Exception as e:
+        if not isinstance(e, expected_errors()):
+            raise
         message = "[run %s] [%s] %s" % (run, stage, describe(e))
         log.error(message)
         return TaskFailed(message)

@@ -40,12 +40,13 @@ def write_text(path, text, mode=0o644):
     write_bytes(path, text.encode("utf-8"), mode)
 
 
-def replace_dir(path, files):
+def replace_dir(path, files, durable=True):
     """Make directory path hold exactly files ({name: bytes}), all or nothing.
 
-    The new set is written and synced in a sibling temp dir, then swapped in;
-    between the two renames path does not exist, which every reader treats
-    as "not built yet", never as complete.
+    The new set is written (and synced, if durable) in a sibling temp dir, then
+    swapped in; between the two renames path does not exist, which every reader
+    treats as "not built yet", never as complete. durable=False suits sets that
+    can be rebuilt and are checked when read (a crash may leave them empty).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,9 +55,11 @@ def replace_dir(path, files):
         for name, data in files.items():
             with open(tmp / name, "wb") as f:
                 f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        fsync_dir(tmp)
+                if durable:
+                    f.flush()
+                    os.fsync(f.fileno())
+        if durable:
+            fsync_dir(tmp)
         old = None
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix="." + path.name + ".", suffix=".old",

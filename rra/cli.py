@@ -67,6 +67,55 @@ def fhiclize_cmd(run_dir, out_dir, generate):
         click.echo(str(Path(out_dir) / name))
 
 
+@main.command("report")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable (docs/report.md)")
+@click.option("--live", is_flag=True, help="also ask artdaqDB and UconDB and show disagreements")
+@click.pass_obj
+def report_cmd(obj, as_json, live):
+    """Where every run stands: per stage counts, ranges, gaps, failures, what to do."""
+    import json
+    from . import report
+    cfg = config_mod.load(obj["config"])
+    rep = report.collect(cfg, live=live)
+    click.echo(json.dumps(rep, indent=1, sort_keys=True) if as_json else report.render(rep),
+               nl=as_json)
+
+
+@main.command("recover")
+@click.option("--stage", type=click.Choice(["import", "migrate", "all"]), default="all",
+              show_default=True)
+@click.option("--dry-run", is_flag=True, help="say what would be recovered; write nothing")
+@click.pass_obj
+def recover_cmd(obj, stage, dry_run):
+    """Rebuild targets and doit's state from what artdaqDB and UconDB hold (uploads nothing)."""
+    from . import recover, report
+    from .lock import ArchiverLock, LockedError
+    cfg = config_mod.load(obj["config"])
+    lock = ArchiverLock(cfg["app.lock_file"])
+    try:
+        lock.acquire("rra recover")
+    except LockedError as e:
+        click.echo("rra: %s" % e, err=True)
+        sys.exit(1)
+    try:
+        out = recover.recover(cfg, stage, dry_run)
+    finally:
+        lock.release()
+    verb = "would be" if dry_run else ""
+    for title, runs in (("verified in artdaqDB", out.imported),
+                        ("verified in UconDB", out.migrated),
+                        ("left for doit to import", out.to_import),
+                        ("left for doit to migrate", out.to_migrate)):
+        if runs:
+            click.echo("%d runs %s%s: %s" % (len(runs), verb + " " if verb and "verified" in title
+                                               else "", title, report.spell(report.ranges(runs), 8)))
+    for run, message in out.failed:
+        click.echo("run %d: %s" % (run, message), err=True)
+    if not dry_run:
+        click.echo("next: run `doit` to do the remaining work")
+    sys.exit(1 if out.failed else 0)
+
+
 def _add_optional(module, name):
     """Attach a command group that lives with its library."""
     try:

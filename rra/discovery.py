@@ -16,10 +16,45 @@ class RunRecord:
     files: list = field(default_factory=list)
     newest_mtime: float = 0.0
     error: str = None
+    sealed: bool = False
+    signature: int = None
 
 
-def scan(run_records_dir, settle_seconds=0, exclude_most_recent=False, now=None):
-    """Run records ready to archive, ascending; a run's problem stays that run's error."""
+def signature(run_dir):
+    """When the record last changed, as far as a cheap check can tell (ns).
+
+    DAQInterface adds files (the directory's mtime moves) and appends to
+    metadata.txt (its mtime moves); both are covered by two stat calls.
+    """
+    run_dir = Path(run_dir)
+    sig = run_dir.stat().st_mtime_ns
+    try:
+        sig = max(sig, (run_dir / "metadata.txt").stat(follow_symlinks=False).st_mtime_ns)
+    except OSError:
+        pass
+    return sig
+
+
+def seal(path, sig):
+    """Stamp a run's validation record with the record signature it was archived from."""
+    os.utime(path, ns=(sig, sig))
+
+
+def is_sealed(run_dir, seal_path):
+    """Archived and validated from exactly the record as it is now: nothing to load for it."""
+    try:
+        return os.stat(seal_path).st_mtime_ns == signature(run_dir)
+    except OSError:
+        return False
+
+
+def scan(run_records_dir, settle_seconds=0, exclude_most_recent=False, now=None,
+         seal_path=None, forced=()):
+    """Run records ready to archive, ascending; a run's problem stays that run's error.
+
+    With seal_path (run -> its validation record), sealed runs cost three stat
+    calls and come back with sealed=True and no files; runs in forced never do.
+    """
     run_records_dir = Path(run_records_dir)
     try:
         entries = list(os.scandir(run_records_dir))
@@ -34,7 +69,11 @@ def scan(run_records_dir, settle_seconds=0, exclude_most_recent=False, now=None)
         if entry.is_symlink() or not entry.is_dir():
             log.debug("ignoring %s: not a directory", entry.path)
             continue
-        records.append(_record(int(entry.name), Path(entry.path)))
+        run, path = int(entry.name), Path(entry.path)
+        if seal_path and run not in forced and is_sealed(path, seal_path(run)):
+            records.append(RunRecord(run, path, sealed=True))
+        else:
+            records.append(_record(run, path))
     records.sort(key=lambda r: r.run)
     if exclude_most_recent and records:
         log.info("[run %d] newest run left for the next invocation (app.exclude_most_recent_run)",
@@ -45,7 +84,7 @@ def scan(run_records_dir, settle_seconds=0, exclude_most_recent=False, now=None)
         settled = []
         for rec in records:
             age = now - rec.newest_mtime
-            if age < settle_seconds:
+            if not rec.sealed and age < settle_seconds:
                 log.info("[run %d] record changed %.0f s ago, left for the next invocation "
                          "(app.settle_seconds=%g)", rec.run, age, settle_seconds)
             else:
@@ -58,6 +97,7 @@ def _record(run, path):
     """Stat one run directory; any unreadable or unsafe entry makes it an errored run."""
     rec = RunRecord(run, path)
     try:
+        rec.signature = signature(path)  # before anything reads the record
         rec.newest_mtime = path.stat().st_mtime
         entries = sorted(os.scandir(path), key=lambda e: e.name)
     except OSError as e:

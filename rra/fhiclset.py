@@ -2,6 +2,9 @@
 
 The manifest is the stage's one doit target: it exists only inside a complete
 set, so an interrupted write never leaves something doit calls up to date.
+The set can always be rebuilt from the record, so it is not fsynced; instead
+every read checks it against the manifest's MD5s, and a set damaged by a
+crash is removed so that the next invocation rebuilds it.
 """
 import hashlib
 import json
@@ -34,13 +37,33 @@ def build(run, run_dir, fhicl_dir, enabled):
     files = dict(result.files)
     files[MANIFEST] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
     atomic.clean_leftovers(fhicl_dir)
-    atomic.replace_dir(fhicl_dir, files)
+    atomic.replace_dir(fhicl_dir, files, durable=False)
     return manifest
 
 
+class DamagedSet(Exception):
+    """A FHiCL set that does not match its manifest (a crash before the data reached disk)."""
+
+
+def read_manifest(fhicl_dir):
+    return json.loads(manifest_path(fhicl_dir).read_text())
+
+
 def read(fhicl_dir):
-    """The manifest of a built set, and {name: bytes} of its FHiCL files."""
+    """The manifest of a built set, and {name: bytes} of its FHiCL files, checked."""
     fhicl_dir = Path(fhicl_dir)
-    manifest = json.loads(manifest_path(fhicl_dir).read_text())
-    files = {name: (fhicl_dir / name).read_bytes() for name in manifest["files"]}
+    try:
+        manifest = read_manifest(fhicl_dir)
+        files = {name: (fhicl_dir / name).read_bytes() for name in manifest["files"]}
+        bad = [n for n, data in files.items() if hashlib.md5(data).hexdigest() != manifest["files"][n]]
+    except (ValueError, KeyError, TypeError, FileNotFoundError) as e:
+        bad = ["%s (%s)" % (MANIFEST, e)]
+    if bad:
+        try:
+            manifest_path(fhicl_dir).unlink()  # makes fhiclize out of date: rebuilt next time
+        except OSError:
+            pass
+        raise DamagedSet("FHiCL set %s was damaged (%s differ from the manifest, e.g. after a "
+                         "crash); removed, the next run of doit rebuilds it"
+                         % (fhicl_dir, ", ".join(bad)))
     return manifest, files

@@ -1,51 +1,155 @@
-"""doit reporter for cron: executed and failed tasks, then one summary line per stage.
+"""doit reporter for people and cron: executed and failed tasks, progress, one summary per stage.
 
-Up-to-date tasks are counted, not listed: a no-op over 100k runs prints a few lines.
+Up-to-date tasks are counted, not listed. Each failure is also recorded next to
+the run's targets (`failed-<stage>.json`, removed when the stage next succeeds)
+so `rra report` can name it after the process has exited. At the end, failures
+go out as one notification and the counts as Carbon metrics, when configured.
 """
+import json
+import os
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 
 from doit.exceptions import UnmetDependency
 from doit.reporter import ConsoleReporter
 
+from . import atomic, discovery
+from .layout import Layout
+
+PERIOD = 30.0  # seconds between progress lines when stdout is not a terminal
+
+
+def for_config(cfg, found=None):
+    """A Reporter class bound to cfg (doit instantiates reporters itself).
+
+    found: filled while the tasks load ({"runs": n, "sealed": n}).
+    """
+    return type("Reporter", (Reporter,), {"cfg": cfg, "layout": Layout(cfg.work_dir),
+                                          "found": found if found is not None else {}})
+
+
+def split(task_name):
+    """('ucondb', 1207) for 'ucondb:1207'; None for group tasks."""
+    stage, _, run = task_name.partition(":")
+    return (stage, int(run)) if run.isdigit() else None
+
+
+def failure_path(layout, stage, run):
+    return layout.run_dir(run) / ("failed-%s.json" % stage)
+
 
 class Reporter(ConsoleReporter):
-    desc = "rra: executed and failed tasks, then a summary per stage"
+    desc = "rra: executed and failed tasks, progress, then a summary per stage"
+    cfg = None
+    layout = None
+    found = {}
 
     def __init__(self, outstream, options):
         super().__init__(outstream, options)
         self.counts = Counter()
+        self.durations = Counter()
         self.started = time.monotonic()
+        self.tty = hasattr(outstream, "isatty") and outstream.isatty()
+        self.pending = {}
+        self.runs_total = self.runs_done = self.executed = 0
+        self.last_progress = time.monotonic()
+        self.task_started = {}
+        self.failed = []
 
-    @staticmethod
-    def _stage(task):
-        return task.name.partition(":")[0] if ":" in task.name else None
+    def initialize(self, tasks, selected_tasks):
+        per_run = defaultdict(int)
+        for name in tasks:
+            key = split(name)
+            if key:
+                per_run[key[1]] += 1
+        self.pending = dict(per_run)
+        self.runs_total = len(per_run)
 
     def execute_task(self, task):
-        if task.actions and ":" in task.name:
+        if split(task.name):
+            self.task_started[task.name] = time.monotonic()
+            self._clear_progress()
             self.write(".  %s\n" % task.name)
 
     def add_success(self, task):
-        if self._stage(task):
-            self.counts[self._stage(task), "done"] += 1
+        key = split(task.name)
+        if key:
+            self._count(task, "done")
+            if self.layout is not None:
+                _unlink(failure_path(self.layout, *key))
 
     def add_failure(self, task, fail):
+        key = split(task.name)
         if isinstance(fail, UnmetDependency):  # the failed dependency already said why
-            if self._stage(task):
-                self.counts[self._stage(task), "blocked"] += 1
+            if key:
+                self._count(task, "blocked")
             return
-        if self._stage(task):
-            self.counts[self._stage(task), "failed"] += 1
         self.failures.append({"task": task, "exception": fail})
-        first = fail.get_msg().strip().splitlines()
-        self.write("FAILED %s: %s\n" % (task.name, first[-1] if first else fail.get_name()))
+        lines = fail.get_msg().strip().splitlines()
+        message = lines[-1] if lines else fail.get_name()
+        self._clear_progress()
+        self.write("FAILED %s: %s\n" % (task.name, message))
+        if key:
+            self._count(task, "failed")
+            self.failed.append((key[1], key[0], message))
+            if self.layout is not None:
+                self._record(key, message)
 
     def skip_uptodate(self, task):
-        if self._stage(task):
-            self.counts[self._stage(task), "up to date"] += 1
+        if split(task.name):
+            self._count(task, "up to date")
+            seal = (task.meta or {}).get("seal")
+            if seal and seal[1] is not None:  # the whole chain was found current: seal it
+                try:
+                    discovery.seal(*seal)
+                except OSError:
+                    pass
+
+    def _count(self, task, outcome):
+        stage, run = split(task.name)
+        self.counts[stage, outcome] += 1
+        if task.name in self.task_started:
+            self.executed += 1
+            self.durations[stage] += time.monotonic() - self.task_started.pop(task.name)
+        left = self.pending.get(run, 0) - 1
+        self.pending[run] = left
+        if left == 0:
+            self.runs_done += 1
+        self._progress()
+
+    def _record(self, key, message):
+        """Record the failure beside the run's targets, for the report (atomic, tiny)."""
+        stage, run = key
+        try:
+            atomic.write_text(failure_path(self.layout, stage, run), json.dumps(
+                {"run": run, "stage": stage, "error": message,
+                 "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n")
+        except OSError:
+            pass  # the console line and the log already say it
+
+    def _progress(self, final=False):
+        now = time.monotonic()
+        if not final and now - self.last_progress < (0.5 if self.tty else PERIOD):
+            return
+        self.last_progress = now
+        elapsed = now - self.started
+        rate = self.runs_done / elapsed if elapsed > 0 else 0.0
+        left = self.runs_total - self.runs_done
+        eta = "%dm%02ds" % divmod(int(left / rate), 60) if rate > 0 and left else "-"
+        line = "progress: %d/%d runs, %.1f runs/s, ETA %s" % (
+            self.runs_done, self.runs_total, rate, eta)
+        if self.tty:
+            self.write("\r%s\033[K" % line)
+        elif not final:
+            self.write(line + "\n")
+
+    def _clear_progress(self):
+        if self.tty:
+            self.write("\r\033[K")
 
     def complete_run(self):
+        self._clear_progress()
         for result in self.failures:
             exc = result["exception"]
             if exc.get_name() != "TaskFailed":  # an rra bug: keep the traceback
@@ -53,10 +157,45 @@ class Reporter(ConsoleReporter):
                                                            exc.get_msg()))
         if self.runtime_errors:
             self.write("Execution aborted.\n%s\n" % "\n".join(self.runtime_errors))
-        stages = sorted({stage for stage, _ in self.counts})
-        for stage in stages:
+        for stage in sorted({stage for stage, _ in self.counts}):
             parts = ["%d %s" % (self.counts[stage, k], k)
                      for k in ("done", "failed", "blocked", "up to date") if self.counts[stage, k]]
             self.write("%-9s %s\n" % (stage + ":", ", ".join(parts)))
+        if self.found.get("sealed"):
+            self.write("%d of %d runs archived, validated and unchanged (sealed)\n"
+                       % (self.found["sealed"], self.found["runs"]))
         self.write("finished in %.1f s\n" % (time.monotonic() - self.started))
         sys.stdout.flush()
+        if self.cfg is not None:
+            self._tell_the_world()
+
+    def _tell_the_world(self):
+        """One notification for all failures, and the invocation's metrics."""
+        from . import metrics, notify
+        if self.failed:
+            notify.notify_failures(self.cfg, [notify.Failure(r, s, m) for r, s, m in self.failed])
+        stats = {stage: {"processed": self.counts[stage, "done"] + self.counts[stage, "failed"],
+                         "failed": self.counts[stage, "failed"],
+                         "duration_seconds": round(self.durations[stage], 3)}
+                 for stage in {stage for stage, _ in self.counts}}
+        if stats:
+            metrics.post_carbon(self.cfg, stats, newest_validated(self.layout))
+
+
+def newest_validated(layout):
+    """The highest run number with a validation record (None if none)."""
+    try:
+        runs = [int(n) for n in os.listdir(layout.runs_dir) if n.isdigit()]
+    except OSError:
+        return None
+    for run in sorted(runs, reverse=True):
+        if layout.validated(run).exists():
+            return run
+    return None
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

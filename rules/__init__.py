@@ -3,23 +3,51 @@
 Rules only wire files to library calls; rra/ does the work. Every chain stays
 inside one run, so a run's tasks never depend on another run's.
 """
+import logging
+
 from rra.discovery import scan
 from rra.layout import Layout
 
-from . import fhiclize
+from . import artdaqdb, blob, fhiclize, ucondb, validate
 
-STAGES = (fhiclize,)
+STAGES = (fhiclize, artdaqdb, blob, ucondb, validate)
+GROUPS = {stage.GROUP for stage in STAGES}
+ALIASES = {"import": ("fhiclize + artdaqdb for every run", ["fhiclize", "artdaqdb"]),
+           "migrate": ("blob + ucondb + validate for every run (importing what is missing)",
+                       ["validate"])}
+log = logging.getLogger("rra")
+# validate:R pulls in R's whole chain, so runs complete one by one (depth first);
+# fhiclize then adds the runs whose record could not even be read.
+DEFAULT = ["validate", "fhiclize"]
 
 
-def tasks(cfg, records=None):
-    """Every task of every discovered run: `<stage>:<run>`, grouped as `<stage>`."""
+def tasks(cfg, forced=(), full=False, counts=None):
+    """Every task of every run that may need work: `<stage>:<run>`, grouped as `<stage>`.
+
+    Sealed runs (validated from the record exactly as it is now) get no tasks:
+    that keeps a cron tick over 100k runs cheap. forced runs and full=True
+    load everything, so doit can still check or force any run.
+    """
     layout = Layout(cfg.work_dir)
-    if records is None:
-        records = scan(cfg.run_records_dir, cfg["app.settle_seconds"],
-                       cfg["app.exclude_most_recent_run"])
+    records = scan(cfg.run_records_dir, cfg["app.settle_seconds"],
+                   cfg["app.exclude_most_recent_run"],
+                   seal_path=None if full else layout.validated, forced=set(forced))
+    if counts is not None:
+        counts.update(runs=len(records), sealed=sum(r.sealed for r in records))
+    records = [r for r in records if not r.sealed]
+    batch = cfg["app.batch_size"]
+    if batch and len(records) > batch:
+        later = [r for r in records if r.run not in forced][batch:]
+        log.info("app.batch_size=%d: %d more runs wait for the next invocation (from run %d)",
+                 batch, len(later), later[0].run)
+        records = [r for r in records if r not in later]
     for stage in STAGES:
         yield {"basename": stage.GROUP, "name": None, "doc": stage.DOC}
         for rec in records:
+            if rec.error and stage is not fhiclize:
+                continue  # fhiclize:R alone reports an unreadable record
             task = stage.task(cfg, layout, rec)
             task.update(basename=stage.GROUP, name=str(rec.run))
             yield task
+    for name, (doc, groups) in ALIASES.items():
+        yield {"basename": name, "actions": None, "task_dep": groups, "doc": doc}

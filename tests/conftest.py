@@ -24,15 +24,21 @@ def stop_run(out, run):
                    check=True, stdout=subprocess.DEVNULL)
 
 
-def write_config(directory, records, extra_app=""):
-    """A config.yaml for records with everything under directory/work."""
+def write_config(directory, records, extra_app="", ucon=None):
+    """A config.yaml for records with everything under directory/work.
+
+    ucon: (server_url, user, password) of a UconDB server; default the embedded store.
+    """
     path = Path(directory) / "config.yaml"
+    url, user, password = ucon or ("sqlite://${app.work_dir}/ucondb.sqlite", "", "")
     path.write_text(
-        "app:\n  work_dir: work\n  log_file: ${work_dir}/archiver.log\n%s"
+        "app:\n  work_dir: work\n  log_file: ${work_dir}/archiver.log\n"
+        "  retry_delay_seconds: 0.05\n%s"
         "source_files:\n  run_records_dir: %s\n"
         "artdaq_db:\n  database_uri: filesystemdb://${app.work_dir}/artdaqdb\n"
-        "ucon_db:\n  server_url: sqlite://${app.work_dir}/ucondb.sqlite\n  folder_name: test01\n"
-        % (extra_app, records))
+        "ucon_db:\n  server_url: %s\n  folder_name: test01\n  timeout_seconds: 2\n"
+        "  writer_user: '%s'\n  writer_password: '%s'\n"
+        % (extra_app, records, url, user, password))
     return path
 
 

@@ -1,0 +1,278 @@
+"""The native filesystemdb backend: the C++ library's on-disk format, written and read in pure Python."""
+import contextlib
+import os
+import uuid
+from pathlib import Path
+
+import filelock
+
+from ..fhicl import cppjson
+from . import index
+from .errors import ArtdaqDBError
+from .record import (HASHES, NO_COMMENTS, SCHEMA, build, fields, hashes_document, parse_hashes,
+                     parse_timestamp, system_metadata, timestamp)
+from .runs import SCHEMA_COLLECTION, ArtdaqDB, Entry, RunState, version_number
+from .uri import filesystem_path
+
+METADATA = 'SystemMetadata'
+LOCK_TIMEOUT = 600
+RUN_LOCKS = 64
+
+
+def fsync_dir(path):
+    """Make renames into a directory durable."""
+    fd = os.open(str(path), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FilesystemDB(ArtdaqDB):
+    """filesystemdb:// in pure Python; reads never write, writes lock and replace atomically.
+
+    Temp and lock files live in the database root as dot files: the C++ side treats every
+    directory there as a collection and every file in a collection as a document, but
+    ignores plain files in the root.
+    """
+    backend = 'native'
+
+    def __init__(self, uri, fcl_conf_dir=None):
+        super().__init__(uri, fcl_conf_dir)
+        self.path = Path(filesystem_path(self.uri))
+        self._converted = {}
+
+    # -- reading -------------------------------------------------------------------------
+    def collections(self):
+        """Collection names (directories of the database), SystemMetadata left out."""
+        try:
+            return sorted(e.name for e in os.scandir(self.path)
+                          if e.is_dir() and e.name != METADATA and not e.name.startswith('.'))
+        except FileNotFoundError:
+            return []
+        except OSError as e:
+            raise self.error('cannot list the database: %s' % e.strerror) from None
+
+    def index(self, collection):
+        """The parsed index.json of a collection (empty if missing)."""
+        path = self.path / collection / index.NAME
+        try:
+            return index.load(path, self.journal(collection))
+        except OSError as e:
+            raise self.error('cannot read: %s' % e.strerror, file=str(path)) from None
+        except ArtdaqDBError as e:
+            raise self.error(e.message, file=e.file) from None
+
+    def read(self, collection, oid, run=None):
+        """One stored document as cppjson values."""
+        path = self.path / collection / ('%s.json' % oid)
+        try:
+            return cppjson.loads(path.read_bytes())
+        except OSError as e:
+            raise self.error('indexed document cannot be read: %s' % e.strerror, run, str(path)) from None
+        except cppjson.JSONError as e:
+            raise self.error('document is not valid JSON: %s' % e, run, str(path)) from None
+
+    def runs(self):
+        idx = self.index(SCHEMA_COLLECTION).data
+        schemas = set(idx['entities.name'].get(SCHEMA, ()))
+        return sorted(int(r) for r, oids in idx['runs.name'].items()
+                      if r.isdigit() and not schemas.isdisjoint(oids))
+
+    def latest(self, run):
+        run = int(run)
+        docs = [(c, oid, version, entities, configs) for c in self.collections()
+                for oid, version, entities, configs in self.index(c).run_docs(run)]
+        commits = [(configs[0], version) for c, oid, version, entities, configs in docs
+                   if c == SCHEMA_COLLECTION and SCHEMA in entities and configs and version]
+        if not commits:
+            return None
+        configuration, version = max(commits, key=lambda cv: (version_number(cv[1], cv[0]), cv[1]))
+        committed = {v for c, v in commits if c == configuration}
+        best = {}
+        for c, oid, v, entities, configs in docs:
+            if v in committed and configuration in configs:
+                for entity in entities:
+                    key = (version_number(v, configuration), oid)
+                    if entity not in best or key > best[entity][0]:
+                        best[entity] = (key, Entry(c, v, oid))
+        entities = {e: entry for e, (key, entry) in sorted(best.items())}
+        state = RunState(run, configuration, version, self._stored_at(configuration), entities)
+        hashes = entities.get(HASHES)
+        known = parse_hashes(self.read(hashes.collection, hashes.oid, run)) if hashes else {}
+        since = version_number(hashes.version, configuration) if hashes else 0
+        state.md5 = {e: (known.get(e) if version_number(entry.version, configuration) <= since else None)
+                     for e, entry in entities.items() if e not in (SCHEMA, HASHES)}
+        return state
+
+    def _stored_at(self, configuration):
+        stamps = [t for c in self.collections()
+                  for t in self.index(c).data['configurations.assigned'].get(configuration, ())]
+        valid = []
+        for t in stamps:
+            try:
+                valid.append((parse_timestamp(t), t))
+            except ValueError:
+                pass
+        return max(valid)[1] if valid else None
+
+    def export(self, run, out_dir):
+        from ..fhicl import FhiclError, to_fhicl
+        state = self.latest(run)
+        if state is None:
+            raise self.error('run is not archived', run)
+        out = Path(out_dir)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise self.error('cannot create: %s' % e.strerror, run, str(out)) from None
+        written = []
+        for entity, entry in state.entities.items():
+            try:
+                text = to_fhicl(self.read(entry.collection, entry.oid, run))
+            except FhiclError as e:
+                raise self.error('cannot export %s: %s' % (entity, e), run, '%s/%s.json' % (
+                    entry.collection, entry.oid)) from None
+            path = out / ('%s.fcl' % entity)
+            try:
+                path.write_bytes(cppjson.encode_bytes(text))
+            except OSError as e:
+                raise self.error('cannot write: %s' % e.strerror, run, str(path)) from None
+            written.append(path)
+        return written
+
+    # -- writing -------------------------------------------------------------------------
+    def lock(self, name):
+        """A lock file in the database root, shared by every rra process using this database."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        return _Lock(self, str(self.path / ('.rra-lock.%s' % name)))
+
+    def _run_locks(self, runs):
+        return [self.lock('run%02d' % n) for n in sorted({run % RUN_LOCKS for run in runs})]
+
+    def write_files(self, files):
+        """Replace each path with its data: temp files in the root, written, then all fsynced, then renamed.
+
+        Syncing after all writes lets the first fsync commit the others' data too.
+        The caller fsyncs the directories when the renames must be durable.
+        """
+        pending = []
+        try:
+            for path, data in files:
+                tmp = self.path / ('.rra-tmp.%d.%s' % (os.getpid(), uuid.uuid4().hex[:12]))
+                pending.append([os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp, path])
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(pending[-1][0], view):]
+            for item in pending:
+                os.fsync(item[0])
+                os.close(item[0])
+                item[0] = None
+            for fd, tmp, path in pending:
+                os.replace(str(tmp), str(path))
+        except BaseException:
+            for fd, tmp, path in pending:
+                with contextlib.suppress(OSError):
+                    if fd is not None:
+                        os.close(fd)
+                    os.unlink(str(tmp))
+            raise
+
+    def write_file(self, path, data):
+        self.write_files([(path, data)])
+
+    def journal(self, collection):
+        """Root dot file listing what each index write added, so other processes need not re-parse."""
+        return str(self.path / ('.rra-journal.%s' % collection))
+
+    def write_index(self, collection, idx, added=()):
+        """Replace a collection's index.json atomically and durably (caller holds its lock)."""
+        path = self.path / collection / index.NAME
+        index.save(path, idx, self._durable, self.journal(collection), added)
+
+    def _durable(self, path, data):
+        self.write_file(path, data)
+        fsync_dir(Path(path).parent)
+
+    def ensure_metadata(self):
+        """The SystemMetadata document the C++ library writes when it first connects."""
+        directory = self.path / METADATA
+        if getattr(self, '_has_metadata', False):
+            return
+        with self.lock(METADATA):
+            directory.mkdir(parents=True, exist_ok=True)
+            if not any(n.endswith('.json') and n != index.NAME for n in os.listdir(directory)):
+                self.write_file(directory / index.NAME, index.EMPTY.encode())
+                oid = uuid.uuid4().hex[:24]
+                text = system_metadata(self.uri, timestamp(), oid)
+                self.write_file(directory / ('%s.json' % oid), cppjson.encode_bytes(text))
+                fsync_dir(directory)
+        self._has_metadata = True
+
+    def _convert(self, run, entity, data):
+        """fhicl_to_json of one file (schema converted once per process)."""
+        from ..fhicl import FhiclError, to_document
+        key = (entity, data) if entity == SCHEMA else None
+        if key in self._converted:
+            return self._converted[key]
+        try:
+            converted = to_document(data.decode('utf-8', 'surrogateescape'), entity)
+        except FhiclError as e:
+            raise self.error('not valid FHiCL: %s' % e, run, '%s.fcl' % entity) from None
+        if key:
+            self._converted[key] = converted
+        return converted
+
+    def _same(self, state, entity, data):
+        entry = state.entities[entity]
+        stored = self.read(entry.collection, entry.oid, state.run)
+        new = self._convert(state.run, entity, data)
+        doc = lambda d: [(k, v) for k, v in d['document'].items() if k != 'search']
+        return doc(stored) == doc(new) and stored.get('comments') == (new.get('comments') or NO_COMMENTS)
+
+    def _write(self, batch):
+        batches, stamps = {}, {}
+        for run, configuration, version, items, md5s in batch:
+            ts = stamps[run] = timestamp()
+            for entity, collection, data in items:
+                converted = hashes_document(md5s) if data is None else self._convert(run, entity, data)
+                record = build(converted, entity, collection, version, configuration, run, ts)
+                batches.setdefault(collection, []).append(record)
+        self.ensure_metadata()
+        order = sorted(batches, key=lambda c: (c == SCHEMA_COLLECTION, c))
+        for collection in order:
+            (self.path / collection).mkdir(parents=True, exist_ok=True)
+        self.write_files([(self.path / c / ('%s.json' % r['_id']['$oid']), cppjson.encode_bytes(cppjson.dumps(r)))
+                          for c in order for r in batches[c]])
+        for collection in order:
+            fsync_dir(self.path / collection)
+        # Documents are durable; now each index, once, SystemLayout last: its schema commits the version.
+        for collection in order:
+            with self.lock(collection):
+                idx = self.index(collection)
+                added = [fields(record) for record in batches[collection]]
+                try:
+                    for f in added:
+                        idx.add(f)
+                    self.write_index(collection, idx, added)
+                except BaseException:
+                    index.forget(self.path / collection / index.NAME)
+                    raise
+        return stamps
+
+
+class _Lock:
+    """filelock with a timeout that ends as an ArtdaqDBError naming the lock file."""
+
+    def __init__(self, db, path):
+        self.db, self.path, self.lock = db, path, filelock.FileLock(path, timeout=LOCK_TIMEOUT)
+
+    def __enter__(self):
+        try:
+            self.lock.acquire()
+        except filelock.Timeout:
+            raise self.db.error('lock held by another process for %ds' % LOCK_TIMEOUT, file=self.path) from None
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()

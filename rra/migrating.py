@@ -1,0 +1,140 @@
+"""The migrate stage's actions: export and pack the blob, upload it, validate it."""
+import hashlib
+import logging
+import tempfile
+from pathlib import Path
+
+from . import atomic, blob, connect, markers
+from .discovery import seal
+from .artdaqdb import parse_timestamp
+from .config import redact_url
+from .ucondb.meta import adler32
+
+log = logging.getLogger("rra")
+
+
+class ValidationError(Exception):
+    """The archived blob is not what was uploaded: says which numbers differ."""
+
+
+def pack(cfg, run, artdaqdb_marker, blob_path):
+    """Export the run and pack it; Packed on is the newest version's stored-at time."""
+    marker = markers.read(artdaqdb_marker)
+    with tempfile.TemporaryDirectory(prefix=".export.", dir=Path(blob_path).parent) as tmp:
+        connect.artdaqdb(cfg).export(run, tmp)
+        files = {p.name: p.read_bytes().decode("utf-8", "surrogateescape")
+                 for p in Path(tmp).iterdir()}
+    data = blob.pack(run, files, parse_timestamp(marker["stored_at"]))
+    atomic.write_bytes(blob_path, data)
+
+
+def upload(cfg, run, blob_path, marker_path):
+    """Put the blob under key=run unless UconDB already holds the same content."""
+    data = Path(blob_path).read_bytes()
+    db, key = connect.ucondb(cfg), str(run)
+    found = adoptable(db, run, data)
+    if found is not None:
+        meta, stored_md5, differ = found
+        if not differ:
+            write_marker(cfg, run, meta, stored_md5, True, marker_path)
+            return
+        old = meta.version_id
+        meta = db.put(key, data, tags=[key], override=True)
+        log.info("[run %s] [ucondb] replaced version %s by %s (override); differing: %s",
+                 run, old, meta.version_id, ", ".join(differ))
+    else:
+        meta = db.put(key, data, tags=[key])
+        log.info("[run %s] [ucondb] uploaded version %s", run, meta.version_id)
+    write_marker(cfg, run, meta, hashlib.md5(data).hexdigest(), False, marker_path)
+
+
+def adoptable(db, run, data):
+    """(meta, its MD5, differing sections) of what key=run holds now; None if nothing.
+
+    Same size and adler32, or the same sections apart from Packed on and
+    hashes.fcl (a legacy upload), means no differing sections: adopt it.
+    """
+    key = str(run)
+    meta = db.meta(key)
+    if meta is None:
+        return None
+    if meta.size == len(data) and meta.adler32 == adler32(data):
+        log.info("[run %s] [ucondb] already stored as version %s", run, meta.version_id)
+        return meta, hashlib.md5(data).hexdigest(), []
+    stored, meta = db.get(key)
+    differ = differences(stored, data)
+    if not differ:
+        log.info("[run %s] [ucondb] version %s differs only in Packed on/hashes.fcl: adopted",
+                 run, meta.version_id)
+    return meta, hashlib.md5(stored).hexdigest(), differ
+
+
+def write_marker(cfg, run, meta, stored_md5, adopted, marker_path):
+    markers.write(marker_path, {
+        "server_url": redact_url(cfg["ucon_db.server_url"]),
+        "folder": cfg["ucon_db.folder_name"], "object": cfg["ucon_db.object_name"],
+        "key": str(run), "version_id": meta.version_id, "size": meta.size,
+        "adler32": meta.adler32, "md5": stored_md5, "adopted": adopted, "time": markers.now(),
+    })
+
+
+def validate(cfg, run, blob_path, ucondb_marker, validated_path, content_checks=False,
+             signature=None):
+    """Download the key and prove it is what the marker promised and what the blob holds.
+
+    The validation record is then sealed with the record's signature taken when
+    this invocation found the run, so later ones skip it until it changes.
+    """
+    local = Path(blob_path).read_bytes()
+    marker = markers.read(ucondb_marker)
+    data, meta = connect.ucondb(cfg).get(str(run))
+    got_md5 = hashlib.md5(data).hexdigest()
+    problems = []
+    if str(meta.version_id) != str(marker["version_id"]):
+        problems.append("key %s points at version %s, uploaded %s"
+                        % (run, meta.version_id, marker["version_id"]))
+    if len(data) != meta.size or adler32(data) != meta.adler32:
+        problems.append("downloaded %d bytes adler32 %d, server says %d bytes adler32 %d"
+                        % (len(data), adler32(data), meta.size, meta.adler32))
+    if got_md5 != marker["md5"]:
+        problems.append("downloaded MD5 %s, uploaded MD5 %s" % (got_md5, marker["md5"]))
+    differ = differences(data, local)
+    if differ:
+        problems.append("content differs from blob.txt in %s" % ", ".join(differ))
+    if content_checks and not problems:
+        problems += content_problems(run, data)
+    if problems:
+        raise ValidationError("UconDB %s/%s key %s: %s" % (
+            marker["folder"], marker["object"], run, "; ".join(problems)))
+    atomic.write_text(validated_path, "%s  blob.txt\nversion_id %s\n" % (got_md5, meta.version_id))
+    if signature is not None:
+        seal(validated_path, signature)
+
+
+def differences(stored, ours):
+    """File sections that differ, ignoring Packed on and hashes.fcl; a non-blob differs whole."""
+    if stored == ours:
+        return []
+    try:
+        return blob.same_content(stored, ours)[1]
+    except ValueError as e:
+        return ["the whole blob (%s)" % e]
+
+
+def content_problems(run, data):
+    """The legacy content checks: config name, components and package versions in metadata.fcl."""
+    try:
+        files = blob.unpack(data)[2]
+    except ValueError as e:
+        return [str(e)]
+    meta = files.get("metadata.fcl")
+    if meta is None:
+        return ["no metadata.fcl section"]
+    problems = []
+    if "config_name" not in meta:
+        problems.append("metadata.fcl has no config_name")
+    if "components" not in meta:
+        problems.append("metadata.fcl lists no components")
+    if "_commit_or_version" not in meta:
+        problems.append("metadata.fcl has no package version")
+    return problems

@@ -1,0 +1,229 @@
+"""`rra report`: where every run stands, from the targets alone (and, with live, the databases).
+
+Nothing here is stored state: each number is recomputed from the run records,
+the files under the work dir and, for --live, what artdaqDB and UconDB hold.
+"""
+import json
+import os
+import socket
+import textwrap
+import time
+import zlib
+
+from .discovery import is_sealed, signature
+from .layout import Layout
+
+SCHEMA_VERSION = 1
+STAGES = ("record", "fhiclize", "artdaqdb", "blob", "ucondb", "validate")
+TITLES = {"record": "run records on disk", "fhiclize": "fhiclized", "artdaqdb": "in artdaqDB",
+          "blob": "blob packed", "ucondb": "in UconDB", "validate": "validated"}
+
+
+def ranges(runs):
+    """[[first, last], ...] of consecutive run numbers."""
+    out = []
+    for run in sorted(runs):
+        if out and run == out[-1][1] + 1:
+            out[-1][1] = run
+        else:
+            out.append([run, run])
+    return out
+
+
+def gaps(runs):
+    """[[first, last], ...] of the numbers missing between the lowest and highest run."""
+    spans = ranges(runs)
+    return [[a[1] + 1, b[0] - 1] for a, b in zip(spans, spans[1:])]
+
+
+def spell(spans, limit=None):
+    """'1207, 1210-1211' (with '... N more' after limit spans)."""
+    words = ["%d" % a if a == b else "%d-%d" % (a, b) for a, b in spans]
+    if limit and len(words) > limit:
+        words = words[:limit] + ["... %d more" % (len(words) - limit)]
+    return ", ".join(words)
+
+
+def _stage(runs):
+    runs = sorted(runs)
+    return {"count": len(runs), "first": runs[0] if runs else None,
+            "last": runs[-1] if runs else None, "ranges": ranges(runs), "gaps": gaps(runs)}
+
+
+def collect(cfg, live=False):
+    """The report as a dict (its JSON form is documented in docs/report.md)."""
+    layout = Layout(cfg.work_dir)
+    on_disk = _runs_on_disk(cfg.run_records_dir)
+    worked = _runs_in(layout.runs_dir)
+    targets = {"fhiclize": layout.fhicl_manifest, "artdaqdb": layout.artdaqdb_marker,
+               "blob": layout.blob, "ucondb": layout.ucondb_marker, "validate": layout.validated}
+    have = {stage: {r for r in worked if path(r).exists()} for stage, path in targets.items()}
+    failed = _failures(layout, worked)
+    changed = sorted(r for r in have["validate"] & on_disk.keys()
+                     if not is_sealed(on_disk[r], layout.validated(r)) and _changed(
+                         on_disk[r], layout.validated(r)))
+    waiting = sorted(set(on_disk) - have["validate"] - {f["run"] for f in failed})
+    report = {
+        "schema": SCHEMA_VERSION,
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "host": socket.gethostname(),
+        "work_dir": str(layout.work_dir),
+        "run_records_dir": str(cfg.run_records_dir),
+        "stages": dict([("record", _stage(on_disk))] +
+                       [(s, _stage(have[s])) for s in STAGES[1:]]),
+        "failed": failed,
+        "changed": changed,
+        "not_archived": waiting,
+        "missing_records": sorted(have["validate"] - set(on_disk)),
+    }
+    if live:
+        report["live"] = _live(cfg, layout, on_disk, have)
+    report["recommendations"] = recommend(report)
+    return report
+
+
+def recommend(report):
+    """What to do, in plain words."""
+    says = []
+    if report["not_archived"]:
+        says.append("%d runs on disk not yet archived: %s - run `doit`"
+                    % (len(report["not_archived"]), spell(ranges(report["not_archived"]), 8)))
+    if report["changed"]:
+        says.append("%d runs changed since archived: %s - run `doit`"
+                    % (len(report["changed"]), spell(ranges(report["changed"]), 8)))
+    if report["failed"]:
+        stages = sorted({f["stage"] for f in report["failed"]})
+        says.append("%d runs failed (%s): fix the cause shown above, then run `doit`"
+                    % (len({f["run"] for f in report["failed"]}), ", ".join(stages)))
+    if report["missing_records"]:
+        says.append("%d archived runs have no record on disk any more: %s (nothing is lost; "
+                    "they stay archived)" % (len(report["missing_records"]),
+                                             spell(ranges(report["missing_records"]), 8)))
+    live = report.get("live")
+    if live and any(live[k] for k in live if k.startswith("disagree")):
+        says.append("the databases disagree with the work dir: run `rra recover --dry-run`, "
+                    "then `rra recover`")
+    if not says:
+        says.append("every run on disk is archived, validated and up to date")
+    return says
+
+
+def render(report, width=80):
+    """The report as text that fits `width` columns."""
+    lines = ["rra report - %s - %s" % (report["host"], report["generated"]), ""]
+    lines.append("%-20s %7s  %-10s %s" % ("stage", "runs", "range", "gaps"))
+    for stage in STAGES:
+        st = report["stages"][stage]
+        span = "%s-%s" % (st["first"], st["last"]) if st["count"] else "-"
+        lines.append("%-20s %7d  %-10s %s" % (TITLES[stage], st["count"], span,
+                                              spell(st["gaps"], 3) or "none"))
+    if report["failed"]:
+        lines += ["", "failed (last attempt):"]
+        for f in report["failed"]:
+            lines += textwrap.wrap("%s:%d %s" % (f["stage"], f["run"], f["error"]), width,
+                                   initial_indent="  ", subsequent_indent="      ")
+    live = report.get("live")
+    if live:
+        lines += ["", "live: artdaqDB holds %d runs, UconDB %d keys"
+                  % (live["artdaqdb_runs"], live["ucondb_keys"])]
+        for key, title in LIVE_TITLES:
+            if live[key]:
+                lines += textwrap.wrap("%s: %s" % (title, spell(ranges(live[key]), 10)), width,
+                                       initial_indent="  ", subsequent_indent="      ")
+        for problem in live["errors"]:
+            lines += textwrap.wrap(problem, width, initial_indent="  ",
+                                   subsequent_indent="      ")
+    lines += [""]
+    for say in report["recommendations"]:
+        lines += textwrap.wrap(say, width, initial_indent="* ", subsequent_indent="  ")
+    return "\n".join(lines) + "\n"
+
+
+LIVE_TITLES = (
+    ("disagree_artdaqdb_unknown", "in artdaqDB, unknown to the work dir"),
+    ("disagree_artdaqdb_missing", "marker says archived, artdaqDB lacks it"),
+    ("disagree_ucondb_unknown", "in UconDB, unknown to the work dir"),
+    ("disagree_ucondb_missing", "marker says uploaded, UconDB lacks the key"),
+    ("disagree_ucondb_adler32", "UconDB adler32 differs from the local blob"),
+)
+
+
+def _live(cfg, layout, on_disk, have):
+    """Compare the markers with what artdaqDB and UconDB hold now."""
+    from . import connect
+    out = {k: [] for k, _ in LIVE_TITLES}
+    out.update(artdaqdb_runs=0, ucondb_keys=0, errors=[])
+    try:
+        in_db = set(connect.artdaqdb(cfg).runs())
+        out["artdaqdb_runs"] = len(in_db)
+        out["disagree_artdaqdb_unknown"] = sorted(in_db - have["artdaqdb"])
+        out["disagree_artdaqdb_missing"] = sorted(have["artdaqdb"] - in_db)
+    except Exception as e:  # report what could be read; name what could not
+        out["errors"].append("artdaqDB: %s" % e)
+    try:
+        versions = {int(m.key): m for m in connect.ucondb(cfg).versions()
+                    if m.key and str(m.key).isdigit()}
+        out["ucondb_keys"] = len(versions)
+        out["disagree_ucondb_unknown"] = sorted(set(versions) - have["ucondb"])
+        out["disagree_ucondb_missing"] = sorted(have["ucondb"] - set(versions))
+        out["disagree_ucondb_adler32"] = sorted(
+            r for r in set(versions) & have["blob"] & have["ucondb"]
+            if not _agrees(versions[r], layout, r))
+    except Exception as e:
+        out["errors"].append("UconDB: %s" % e)
+    return out
+
+
+def _agrees(meta, layout, run):
+    """The key holds our blob, or the version the upload marker adopted."""
+    with open(layout.blob(run), "rb") as f:
+        if zlib.adler32(f.read()) & 0xFFFFFFFF == meta.adler32:
+            return True
+    try:
+        with open(layout.ucondb_marker(run)) as f:
+            marker = json.load(f)
+        return str(marker.get("version_id")) == str(meta.version_id) and \
+            marker.get("adler32") == meta.adler32
+    except (OSError, ValueError):
+        return False
+
+
+def _runs_on_disk(run_records_dir):
+    try:
+        return {int(e.name): e.path for e in os.scandir(run_records_dir)
+                if e.name.isdigit() and e.is_dir(follow_symlinks=False)}
+    except OSError:
+        return {}
+
+
+def _runs_in(runs_dir):
+    try:
+        return {int(n) for n in os.listdir(runs_dir) if n.isdigit()}
+    except OSError:
+        return set()
+
+
+def _failures(layout, runs):
+    out = []
+    for run in sorted(runs):
+        try:
+            names = [n for n in os.listdir(layout.run_dir(run)) if n.startswith("failed-")]
+        except OSError:
+            continue
+        for name in sorted(names):
+            try:
+                with open(layout.run_dir(run) / name) as f:
+                    rec = json.load(f)
+                out.append({"run": run, "stage": rec["stage"], "error": rec["error"],
+                            "time": rec.get("time")})
+            except (OSError, ValueError, KeyError):
+                pass
+    return out
+
+
+def _changed(run_dir, seal_path):
+    """The record moved on since it was sealed (a seal older than the record)."""
+    try:
+        return signature(run_dir) > os.stat(seal_path).st_mtime_ns
+    except OSError:
+        return False

@@ -1,0 +1,175 @@
+"""Operating the archiver: the work-dir lock, signals, exit codes, recorded failures."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, make_records, write_config
+from rra.ucondb import open_ucondb
+from rra.ucondb.testserver import TestServer
+
+PASSWORD = "ops-Secret-1"
+
+
+def doit_popen(cfg, *args):
+    cmd = [sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), *args, "config=%s" % cfg]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=str(ROOT), start_new_session=True)
+
+
+def run_doit(cfg, *args):
+    proc = doit_popen(cfg, *args)
+    out, err = proc.communicate(timeout=300)
+    return proc.returncode, out, err
+
+
+HOLD = """
+import sys, time
+from rra.lock import ArchiverLock
+lock = ArchiverLock(sys.argv[1]).acquire("test holder")
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_second_instance_exits_1_naming_the_holder_and_dead_holders_are_taken_over(tmp_path):
+    records = make_records(tmp_path / "records", 100, 2)
+    cfg = write_config(tmp_path, records)
+    lock = tmp_path / "work" / ".archiver.lock"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(lock)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        code, out, err = run_doit(cfg)
+        assert code == 1
+        assert "another archiver holds" in err and "pid %d" % holder.pid in err, err
+        assert "started" in err and "Traceback" not in err
+        assert not (tmp_path / "work" / "runs").exists()
+        code, out, err = run_doit(cfg, "list")  # reading needs no lock
+        assert code == 0 and "fhiclize" in out
+    finally:
+        holder.kill()
+        holder.wait()
+    code, out, err = run_doit(cfg)  # the dead holder's lock is free again
+    assert code == 0, out + err
+
+
+@pytest.fixture
+def slow_server(tmp_path):
+    with TestServer(tmp_path / "server.sqlite", folders=["test01"], password=PASSWORD,
+                    latency_ms=40) as srv:
+        yield srv
+
+
+def one_version_per_run(server, runs):
+    client = open_ucondb(server.url, "test01", "configuration")
+    versions = client.versions()
+    assert sorted(int(m.key) for m in versions if m.key) == sorted(runs)
+    assert len(versions) == len(runs), "duplicate uploads"
+
+
+def validated(tmp_path, runs):
+    return [r for r in runs if (tmp_path / "work" / "runs" / str(r) / "validated.md5").exists()]
+
+
+def executed(lines):
+    return {l[3:].strip() for l in lines if l.startswith(".  ")}
+
+
+@pytest.mark.parametrize("how", ["SIGINT to the group", "SIGTERM to doit"])
+def test_one_signal_finishes_in_flight_saves_state_and_exits_130(tmp_path, slow_server, how):
+    runs = list(range(200, 250))
+    records = make_records(tmp_path / "records", 200, 50, "--lite")
+    cfg = write_config(tmp_path, records, ucon=(slow_server.url, "writer", PASSWORD))
+    proc = doit_popen(cfg, "-n", "2")
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if sum(l.startswith(".  ucondb:") for l in lines) == 5:
+            break
+    if how.startswith("SIGINT"):
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGTERM)
+    rest, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, rest + err
+    assert "finishing the tasks in flight" in err
+    assert "Traceback" not in rest + err
+    first = executed(lines + rest.splitlines())
+    assert len(validated(tmp_path, runs)) < 50 and len(first) < 250
+    code, out, err = run_doit(cfg, "-n", "2")
+    assert code == 0, out + err
+    second = executed(out.splitlines())
+    assert not first & second, "state was not saved: finished tasks ran again"
+    assert len(first | second) == 250
+    assert validated(tmp_path, runs) == runs
+    one_version_per_run(slow_server, runs)
+
+
+def test_three_signals_stop_now_and_a_rerun_converges(tmp_path, slow_server):
+    runs = list(range(300, 330))
+    records = make_records(tmp_path / "records", 300, 30, "--lite")
+    cfg = write_config(tmp_path, records, ucon=(slow_server.url, "writer", PASSWORD))
+    proc = doit_popen(cfg, "-n", "2")
+    for line in proc.stdout:
+        if line.startswith(".  ucondb:"):
+            break
+    for _ in range(3):
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.05)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    code, out, err = run_doit(cfg, "-n", "2")
+    assert code == 0, out + err
+    assert validated(tmp_path, runs) == runs
+    one_version_per_run(slow_server, runs)
+
+
+def test_failures_are_recorded_for_the_report_and_cleared_on_success(tmp_path, slow_server):
+    records = make_records(tmp_path / "records", 400, 2)
+    cfg = write_config(tmp_path, records, ucon=(slow_server.url, "writer", "bad-Pass"))
+    code, out, err = run_doit(cfg)
+    assert code == 1
+    record = json.loads((tmp_path / "work" / "runs" / "400" / "failed-ucondb.json").read_text())
+    assert record["run"] == 400 and record["stage"] == "ucondb"
+    assert "401" in record["error"] or "uthori" in record["error"]
+    assert "bad-Pass" not in json.dumps(record)
+    cfg = write_config(tmp_path, records, ucon=(slow_server.url, "writer", PASSWORD))
+    code, out, err = run_doit(cfg)
+    assert code == 0, out + err
+    assert not list((tmp_path / "work" / "runs").glob("*/failed-*.json"))
+
+
+EXIT_DODO = """
+from doit.exceptions import TaskFailed
+from rra import exitcodes
+exitcodes.install()
+DOIT_CONFIG = {"continue": True, "dep_file": %r, "backend": "sqlite3"}
+
+def bad_run():
+    return TaskFailed("[run 1] [fhiclize] boot.txt: not UTF-8")
+
+def bug():
+    raise RuntimeError("an rra bug")
+
+def task_fhiclize():
+    yield {"name": "1", "actions": [bad_run], "targets": ["x1"]}
+    yield {"name": "2", "actions": [%s], "targets": ["x2"]}
+
+def task_artdaqdb():
+    for run in ("1", "2"):
+        yield {"name": run, "actions": [lambda: None], "file_dep": ["x" + run]}
+"""
+
+
+@pytest.mark.parametrize("second,code", [("lambda: open('x2', 'w').close()", 1), ("bug", 2)])
+def test_exit_codes_failed_run_is_1_blocked_dependents_too_bug_is_2(tmp_path, second, code):
+    (tmp_path / "dodo.py").write_text(EXIT_DODO % (str(tmp_path / "db"), second))
+    proc = subprocess.run([sys.executable, "-m", "doit", "-f", str(tmp_path / "dodo.py")],
+                          capture_output=True, text=True, cwd=str(tmp_path),
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode == code, proc.stdout + proc.stderr

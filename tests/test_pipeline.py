@@ -1,0 +1,208 @@
+"""The whole chain, run record -> fhicl -> artdaqDB -> blob -> UconDB -> validation, on real doit."""
+import json
+import shutil
+
+import pytest
+
+from conftest import SHARED, doit, make_records, stop_run, write_config
+from rra.artdaqdb import open_artdaqdb
+from rra.blob import pack, unpack
+from rra.ucondb import open_ucondb
+from rra.ucondb.testserver import TestServer
+
+PASSWORD = "pipeline-Secret-9"
+
+
+def executed(out):
+    return sorted(l[3:].strip() for l in out.stdout.splitlines() if l.startswith(".  "))
+
+
+def run_dir(tmp_path, run):
+    return tmp_path / "work" / "runs" / str(run)
+
+
+def ucon_versions(tmp_path):
+    db = open_ucondb("sqlite://%s" % (tmp_path / "work" / "ucondb.sqlite"), "test01",
+                     "configuration")
+    return db, db.versions()
+
+
+def test_end_to_end_embedded_and_stop_time_update(tmp_path):
+    records = make_records(tmp_path / "records", 1000, 4, "--running", 1)
+    cfg = write_config(tmp_path, records)
+    first = doit(cfg)
+    assert first.returncode == 0, first.stdout + first.stderr
+    for run in range(1000, 1004):
+        validated = (run_dir(tmp_path, run) / "validated.md5").read_text()
+        blob = (run_dir(tmp_path, run) / "blob.txt").read_bytes()
+        assert validated.startswith(__import__("hashlib").md5(blob).hexdigest() + "  blob.txt\n")
+    assert "validate: 4 done" in first.stdout
+
+    second = doit(cfg)
+    assert second.returncode == 0 and executed(second) == []
+
+    db, before = ucon_versions(tmp_path)
+    old_blob = (run_dir(tmp_path, 1003) / "blob.txt").read_bytes()
+    stop_run(records, 1003)
+    third = doit(cfg)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert executed(third) == ["%s:1003" % s for s in
+                               ("artdaqdb", "blob", "fhiclize", "ucondb", "validate")]
+    adb = open_artdaqdb("filesystemdb://%s" % (tmp_path / "work" / "artdaqdb"))
+    assert adb.runs() == [1000, 1001, 1002, 1003]
+    assert adb.latest(1003).version.endswith("v1")  # exactly one new artdaqDB version
+    db, after = ucon_versions(tmp_path)
+    assert len(after) == len(before) + 1  # exactly one new UconDB version, by override
+    new_blob, meta = db.get("1003")
+    assert b"DAQInterface_stop_time" in new_blob and meta.version_id == after[0].version_id
+    old_id = next(m.version_id for m in before if m.key == "1003")
+    assert db.get_version(old_id)[0] == old_blob  # the old version is still readable by id
+    assert json.loads((run_dir(tmp_path, 1003) / "ucondb.json").read_text())["version_id"] \
+        == meta.version_id
+
+
+def test_blob_is_deterministic(tmp_path):
+    records = make_records(tmp_path / "records", 1100, 2)
+    cfg = write_config(tmp_path, records)
+    assert doit(cfg).returncode == 0
+    blob = run_dir(tmp_path, 1100) / "blob.txt"
+    first = blob.read_bytes()
+    out = doit(cfg, "-a", "blob:1100")
+    assert out.returncode == 0 and "blob:1100" in executed(out)  # -a forces its chain too
+    assert blob.read_bytes() == first
+    marker = json.loads((run_dir(tmp_path, 1100) / "artdaqdb.json").read_text())
+    assert unpack(first)[1] == __import__("rra.blob", fromlist=["stamp"]).stamp(
+        __import__("rra.artdaqdb", fromlist=["parse_timestamp"]).parse_timestamp(
+            marker["stored_at"]))
+
+
+@pytest.fixture
+def server(tmp_path):
+    with TestServer(tmp_path / "server.sqlite", folders=["test01"], password=PASSWORD) as srv:
+        yield srv
+
+
+def test_end_to_end_over_http_with_digest_auth(tmp_path, server):
+    records = make_records(tmp_path / "records", 1200, 3)
+    cfg = write_config(tmp_path, records, ucon=(server.url, "writer", PASSWORD))
+    out = doit(cfg)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert PASSWORD not in out.stdout + out.stderr
+    assert PASSWORD not in (tmp_path / "work" / "archiver.log").read_text()
+    posts = server.count("POST")
+    assert 3 <= posts <= 6  # one upload per run (plus digest challenges)
+    client = open_ucondb(server.url, "test01", "configuration")
+    assert client.keys() == ["1200", "1201", "1202"]
+    requests_before = server.count()
+    assert executed(doit(cfg)) == []
+    assert server.count() == requests_before  # a no-op talks to nobody
+
+
+def test_bad_password_fails_each_run_with_one_clear_line(tmp_path, server):
+    records = make_records(tmp_path / "records", 1300, 2)
+    cfg = write_config(tmp_path, records, ucon=(server.url, "writer", "wrong-Pass-77"))
+    out = doit(cfg)
+    assert out.returncode == 1
+    fails = [l for l in out.stdout.splitlines() if l.startswith("FAILED")]
+    assert [f.split(":")[0] + ":" + f.split(":")[1] for f in fails] == [
+        "FAILED ucondb:1300", "FAILED ucondb:1301"]
+    assert all("writer" in f and "401" in f or "uthori" in f for f in fails), fails
+    assert "wrong-Pass-77" not in out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    assert "validate: 2 blocked" in out.stdout
+
+
+def legacy_like(blob):
+    """What the legacy archiver in use_tools mode uploaded: another minute, no hashes.fcl."""
+    run, _, files = unpack(blob)
+    files.pop("hashes.fcl", None)
+    return pack(run, files, "Mar 01 10:00")
+
+
+def test_switching_from_legacy_uploads_nothing_unchanged(tmp_path, server):
+    """Blobs the legacy archiver uploaded (other packing minute, no hashes) are adopted."""
+    records = tmp_path / "records"
+    shutil.copytree(SHARED / "golden" / "fhiclize" / "run_records", records)
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    assert doit(write_config(earlier, records), "blob").returncode == 0
+    client = open_ucondb(server.url, "test01", "configuration", user="writer",
+                         password=PASSWORD)
+    runs = sorted(int(p.name) for p in records.iterdir())
+    for run in runs:
+        client.put(str(run), legacy_like((run_dir(earlier, run) / "blob.txt").read_bytes()),
+                   tags=[str(run)])
+    posts = server.count("POST")
+    out = doit(write_config(tmp_path, records, ucon=(server.url, "writer", PASSWORD)))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert server.count("POST") == posts, "re-uploaded a run the legacy archiver already stored"
+    for run in runs:
+        marker = json.loads((run_dir(tmp_path, run) / "ucondb.json").read_text())
+        assert marker["adopted"] is True
+        assert (run_dir(tmp_path, run) / "validated.md5").exists()
+
+
+def test_legacy_api_mode_blobs_missing_files_are_completed(tmp_path, server):
+    """The legacy API path dropped files no schema rule matched: those runs are re-uploaded."""
+    legacy = SHARED / "golden" / "artdaqdb" / "legacy_pipeline" / "blobs"
+    client = open_ucondb(server.url, "test01", "configuration", user="writer",
+                         password=PASSWORD)
+    old = {}
+    for path in sorted(legacy.iterdir()):
+        run = unpack(path.read_bytes())[0]
+        old[run] = client.put(str(run), path.read_bytes(), tags=[str(run)]).version_id
+    records = tmp_path / "records"
+    shutil.copytree(SHARED / "golden" / "fhiclize" / "run_records", records)
+    out = doit(write_config(tmp_path, records, ucon=(server.url, "writer", PASSWORD)))
+    assert out.returncode == 0, out.stdout + out.stderr
+    log = (tmp_path / "work" / "archiver.log").read_text()
+    for run, version in old.items():
+        marker = json.loads((run_dir(tmp_path, run) / "ucondb.json").read_text())
+        assert "[run %d] [ucondb] replaced version %s by %s" % (run, version, marker["version_id"]) \
+            in log
+        assert client.get_version(version)[0] == (legacy / ("%d.blob" % run)).read_bytes()
+    assert "differing: " in log and "setup.fcl" in log
+
+
+def test_changed_run_is_uploaded_with_override_and_validated(tmp_path, server):
+    records = make_records(tmp_path / "records", 1400, 1)
+    cfg = write_config(tmp_path, records, ucon=(server.url, "writer", PASSWORD))
+    client = open_ucondb(server.url, "test01", "configuration", user="writer",
+                         password=PASSWORD)
+    stale = pack(1400, {"metadata.fcl": "config_name: \"old\"\n"}, "Jan 01 00:00")
+    old = client.put("1400", stale, tags=["1400"])
+    out = doit(cfg)
+    assert out.returncode == 0, out.stdout + out.stderr
+    marker = json.loads((run_dir(tmp_path, 1400) / "ucondb.json").read_text())
+    assert marker["adopted"] is False and marker["version_id"] != old.version_id
+    log = (tmp_path / "work" / "archiver.log").read_text()
+    assert "replaced version %s by %s" % (old.version_id, marker["version_id"]) in log
+    assert client.get_version(old.version_id)[0] == stale
+
+
+def test_validation_failure_names_the_numbers(tmp_path):
+    records = make_records(tmp_path / "records", 1500, 1)
+    cfg = write_config(tmp_path, records)
+    assert doit(cfg).returncode == 0
+    db, _ = ucon_versions(tmp_path)
+    db.put("1500", b"tampered", tags=["1500"], override=True)
+    assert doit(cfg, "forget", "validate:1500").returncode == 0
+    out = doit(cfg, "validate:1500")
+    assert out.returncode == 1 and executed(out) == ["validate:1500"]
+    fail = [l for l in out.stdout.splitlines() if l.startswith("FAILED")][0]
+    assert "key 1500 points at version" in fail and "MD5" in fail
+
+
+def test_a_fhicl_set_damaged_by_a_crash_is_rebuilt(tmp_path):
+    """The FHiCL set is not fsynced: after a power cut a file may be empty. Reads check it."""
+    records = make_records(tmp_path / "records", 1600, 1)
+    cfg = write_config(tmp_path, records)
+    assert doit(cfg, "fhiclize").returncode == 0
+    (run_dir(tmp_path, 1600) / "fhicl" / "metadata.fcl").write_bytes(b"")
+    out = doit(cfg)
+    assert out.returncode == 1
+    fail = [l for l in out.stdout.splitlines() if l.startswith("FAILED")][0]
+    assert "artdaqdb:1600" in fail and "damaged" in fail and "metadata.fcl" in fail
+    out = doit(cfg)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "fhiclize:1600" in executed(out) and "validate:1600" in executed(out)
