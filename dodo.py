@@ -22,16 +22,26 @@ shutdown.install()
 # doit commands that only read: no lock, so `doit list` works while cron archives.
 READ_ONLY = {"list", "info", "help", "dumpdb", "tabcompletion", "strace"}
 
+
+def fail(message):
+    sys.stderr.write("rra: %s\n" % message)
+    sys.exit(exitcodes.FAILED)
+
+
 try:
     CFG = config.load(get_var("config", None))
+    if get_var("validate", ""):
+        CFG.values["app.validate_blobs"] = True  # run_archiver.sh --validate
+    LAYOUT = Layout(CFG.work_dir)
+    LAYOUT.work_dir.mkdir(parents=True, exist_ok=True)
+    log.setup(CFG, verbose=bool(get_var("verbose", "")))
 except config.ConfigError as e:
-    sys.stderr.write("rra: %s\n" % e)
-    sys.exit(exitcodes.FAILED)
-if get_var("validate", ""):
-    CFG.values["app.validate_blobs"] = True  # run_archiver.sh --validate
-log.setup(CFG, verbose=bool(get_var("verbose", "")))
-LAYOUT = Layout(CFG.work_dir)
-LAYOUT.work_dir.mkdir(parents=True, exist_ok=True)
+    fail(e)
+except OSError as e:
+    fail("cannot create %s: %s (check app.work_dir and app.log_file)" % (e.filename, e.strerror))
+if not CFG.run_records_dir.is_dir():
+    fail("source_files.run_records_dir %s is not a readable directory (check the config %s)"
+         % (CFG.run_records_dir, CFG.path))
 
 # rra recover runs `doit reset-dep` as its child while it holds the lock itself.
 CHILD_OF_HOLDER = os.environ.get("RRA_LOCK_PARENT") == str(os.getppid())

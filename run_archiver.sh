@@ -12,9 +12,8 @@ PYTHON="${PYTHON:-python3}"
 export LC_ALL=C.UTF-8 LANG=C.UTF-8 PYTHONIOENCODING=utf-8
 
 init_venv() {
-    echo "rra: creating $VENV and installing rra into it" >&2
-    rm -rf "$VENV"
-    "$PYTHON" -m venv "$VENV"
+    echo "rra: installing rra into $VENV" >&2
+    [[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
     if ! "$VENV/bin/python" -m pip install -e "$ROOT[test]" >"$VENV/install.log" 2>&1; then
         cat "$VENV/install.log" >&2
         echo "rra: installing into $VENV failed (log above, also in $VENV/install.log)" >&2
@@ -40,6 +39,10 @@ esac
 
 ensure_venv
 config=""
+if [[ $# -gt 0 && ( "$1" == *.yaml || "$1" == *.yml ) && ! -f "$1" ]]; then
+    echo "rra: config file $1 not found" >&2
+    exit 1
+fi
 if [[ $# -gt 0 && "$1" != -* && "$1" != *=* && -f "$1" ]]; then
     config="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
     shift

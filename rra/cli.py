@@ -19,7 +19,12 @@ class Group(click.Group):
         except config_mod.ConfigError as e:
             click.echo("rra: %s" % e, err=True)
             sys.exit(1)
-        except Exception as e:  # an rra bug: say so in one line, traceback in the log
+        except Exception as e:
+            from .actions import describe, expected_errors
+            if isinstance(e, expected_errors()):  # a known problem: one line, exit 1
+                click.echo("rra: %s" % describe(e), err=True)
+                sys.exit(1)
+            # an rra bug: say so in one line, traceback in the log
             log.setup().exception("unexpected error")
             click.echo("rra: unexpected error: %s: %s (please report it)"
                        % (type(e).__name__, e), err=True)
@@ -59,7 +64,7 @@ def fhiclize_cmd(run_dir, out_dir, generate):
     run = Path(run_dir).resolve().name
     try:
         manifest = fhiclset.build(run, run_dir, out_dir, list(generate) or list(CONVERTERS))
-    except FhiclizeError as e:
+    except (FhiclizeError, ValueError) as e:
         raise click.ClickException(str(e))
     except OSError as e:
         raise click.ClickException("%s: %s" % (e.filename or out_dir, e.strerror))
@@ -116,17 +121,15 @@ def recover_cmd(obj, stage, dry_run):
     sys.exit(1 if out.failed else 0)
 
 
-def _add_optional(module, name):
-    """Attach a command group that lives with its library."""
-    try:
-        group = getattr(__import__(module, fromlist=[name]), name)
-    except (ImportError, AttributeError):
-        return
-    main.add_command(group)
+def _register():
+    """Command groups that live with their libraries."""
+    from .artdaqdb.cli import artdaqdb
+    from .fhicl.cli import fhicl
+    main.add_command(fhicl)
+    main.add_command(artdaqdb)
 
 
-_add_optional("rra.fhicl.cli", "fhicl")
-_add_optional("rra.artdaqdb.cli", "artdaqdb")
+_register()
 
 
 if __name__ == "__main__":

@@ -143,6 +143,8 @@ def load(path=None, env=None):
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise ConfigError("%s: cannot read the config file: %s" % (path, e.strerror)) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError("%s: not UTF-8 text (byte %d)" % (path, e.start)) from None
     except yaml.YAMLError as e:
         where = getattr(e, "problem_mark", None)
         line = " line %d:" % (where.line + 1) if where else ""
@@ -169,6 +171,7 @@ def load(path=None, env=None):
             values[key] = str(base / os.path.expanduser(values[key]))
         elif kind == URI:
             values[key] = _resolve_uri(values[key], base)
+    _check_choices(values, path)
     if values["app.lock_file"] is None:
         values["app.lock_file"] = str(Path(values["app.work_dir"]) / ".archiver.lock")
     return Config(values, path)
@@ -219,6 +222,8 @@ def _expand(key, value, flat, env, path, seen=()):
             return env[name]
         if has_default:
             return _expand(key, default, flat, env, path, seen)
+        if key in ((section + "." + name) if section else name, name):
+            raise ConfigError("%s: %s refers to itself" % (path, key))
         raise ConfigError("%s: %s uses ${%s}, which is neither a config key nor a set "
                           "environment variable (give a default as ${%s:-value})"
                           % (path, key, name, name))
@@ -243,7 +248,7 @@ def _substitute(text, replace):
             depth -= text[j] == "}"
             j += 1
         if depth:
-            raise ValueError("unclosed ${ in %r" % text)
+            raise ValueError("unclosed ${ (value not shown)")
         out.append(text[i:start])
         out.append(replace(text[start + 2:j - 1]))
         i = j
@@ -281,6 +286,22 @@ def _typed(key, value, kind, path):
             raise bad()
         return list(value)
     raise AssertionError(kind)
+
+
+def _check_choices(values, path):
+    """Values every run would trip over: say so once, at load time."""
+    if values["artdaq_db.backend"] not in ("auto", "native", "conftoolp", "tools"):
+        raise ConfigError("%s: artdaq_db.backend must be auto, native, conftoolp or tools, got %r"
+                          % (path, values["artdaq_db.backend"]))
+    if not values["artdaq_db.database_uri"].startswith(("filesystemdb://", "mongodb://")):
+        raise ConfigError("%s: artdaq_db.database_uri must start with filesystemdb:// or "
+                          "mongodb://, got %r" % (path, redact_url(values["artdaq_db.database_uri"])))
+    if not values["ucon_db.server_url"].startswith(("https://", "http://", "sqlite://")):
+        raise ConfigError("%s: ucon_db.server_url must start with https://, http:// or sqlite://, "
+                          "got %r" % (path, redact_url(values["ucon_db.server_url"])))
+    bundle = values["ucon_db.ca_bundle"]
+    if bundle and not os.path.isfile(bundle):
+        raise ConfigError("%s: ucon_db.ca_bundle: no such file %s" % (path, bundle))
 
 
 def _check_generate(names, path):

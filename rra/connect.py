@@ -1,8 +1,9 @@
 """Open artdaqDB and UconDB from the config, once per process (doit workers are processes)."""
 import logging
+import sqlite3
 
 from .artdaqdb import open_artdaqdb
-from .ucondb import open_ucondb
+from .ucondb import UconDBError, open_ucondb
 
 log = logging.getLogger("rra")
 _open = {}
@@ -32,17 +33,23 @@ def artdaqdb(cfg):
 
 
 def ucondb(cfg):
-    """The UconDB client (or embedded store) of the config, TLS verified unless switched off."""
+    """The UconDB client (or embedded store) of the config, opened once per process."""
     key = ("ucondb", cfg["ucon_db.server_url"], cfg["ucon_db.folder_name"],
            cfg["ucon_db.object_name"])
     if key not in _open:
-        if not cfg["ucon_db.verify_tls"] and cfg["ucon_db.server_url"].startswith("https"):
-            log.warning("TLS verification to UconDB is switched off (ucon_db.verify_tls: false)")
-        _open[key] = open_ucondb(
-            cfg["ucon_db.server_url"], cfg["ucon_db.folder_name"], cfg["ucon_db.object_name"],
-            user=cfg["ucon_db.writer_user"] or None,
-            password=cfg["ucon_db.writer_password"] or None,
-            timeout=cfg["ucon_db.timeout_seconds"], ca_bundle=cfg["ucon_db.ca_bundle"],
-            verify_tls=cfg["ucon_db.verify_tls"], retries=cfg["app.run_process_retries"],
-            retry_delay=cfg["app.retry_delay_seconds"])
+        try:
+            _open[key] = _open_ucondb(cfg)
+        except sqlite3.Error as e:
+            raise UconDBError("cannot open the embedded store: %s (check ucon_db.server_url)" % e,
+                              cfg["ucon_db.server_url"]) from None
     return _open[key]
+
+
+def _open_ucondb(cfg):
+    """The client warns on every run when TLS verification is switched off."""
+    return open_ucondb(
+        cfg["ucon_db.server_url"], cfg["ucon_db.folder_name"], cfg["ucon_db.object_name"],
+        user=cfg["ucon_db.writer_user"] or None, password=cfg["ucon_db.writer_password"] or None,
+        timeout=cfg["ucon_db.timeout_seconds"], ca_bundle=cfg["ucon_db.ca_bundle"],
+        verify_tls=cfg["ucon_db.verify_tls"], retries=cfg["app.run_process_retries"],
+        retry_delay=cfg["app.retry_delay_seconds"])

@@ -101,7 +101,8 @@ def _record(run, path):
         rec.newest_mtime = path.stat().st_mtime
         entries = sorted(os.scandir(path), key=lambda e: e.name)
     except OSError as e:
-        rec.error = "cannot read run directory %s: %s" % (path, e.strerror)
+        rec.error = ("cannot read run directory %s: %s (make it readable by the archiver's "
+                     "user, e.g. chmod a+rx)" % (path, e.strerror))
         return rec
     for entry in entries:
         try:
@@ -113,7 +114,8 @@ def _record(run, path):
                 log.debug("[run %d] ignoring subdirectory %s", run, entry.path)
                 continue
             if not entry.is_file(follow_symlinks=False):
-                rec.error = "%s is not a regular file" % entry.path
+                rec.error = ("%s is not a regular file (move it out of the run directory)"
+                             % entry.path)
                 return rec
             st = entry.stat(follow_symlinks=False)
         except OSError as e:
@@ -126,5 +128,6 @@ def _record(run, path):
         rec.files.append(Path(entry.path))
         rec.newest_mtime = max(rec.newest_mtime, st.st_mtime)
     if not rec.files:
-        rec.error = "run directory %s holds no files" % path
+        rec.error = ("run directory %s holds no files (if DAQInterface is still writing it, set "
+                     "app.settle_seconds; otherwise move it out of run_records_dir)" % path)
     return rec

@@ -1,22 +1,75 @@
 """The import stage's action: a run's FHiCL set -> artdaqDB, then its marker."""
 import logging
+import os
 
 from . import connect, fhiclset, markers
-from .artdaqdb import fhicl_md5s, redact
+from .artdaqdb import entity_of, fhicl_md5s, redact
+from .discovery import signature
+from .layout import Layout
 
 log = logging.getLogger("rra")
 
 
-def store(cfg, run, fhicl_dir, marker_path):
-    """Store what changed in the run's FHiCL set; the marker follows the durable documents."""
+def store(cfg, run, fhicl_dir, marker_path, batch=(), record_dirs=None):
+    """Store what changed in the run's FHiCL set; the marker follows the durable documents.
+
+    A filesystem artdaqDB rewrites a collection's whole index.json per store, so
+    the cost grows with the archive. batch names other runs of this invocation:
+    those whose FHiCL set is ready and not yet stored go into the same store
+    call (one index write for all) and get their markers too; their own tasks
+    then find the work done.
+    """
+    if current(cfg, marker_path, fhiclset.read_manifest(fhicl_dir)):
+        log.info("[run %s] [artdaqdb] stored along with another run of its batch", run)
+        return
     manifest, files = fhiclset.read(fhicl_dir)
+    todo = [(run, manifest["config_name"], files, marker_path)]
+    layout = Layout(cfg.work_dir)
+    for other in batch:
+        if other != run and record_dirs and ready(layout, other, record_dirs[other]):
+            try:
+                m, f = fhiclset.read(layout.fhicl_dir(other))
+            except (fhiclset.DamagedSet, OSError):
+                continue  # its own task will say so
+            todo.append((other, m["config_name"], f, layout.artdaqdb_marker(other)))
     db = connect.artdaqdb(cfg)
-    result = db.store(run, manifest["config_name"], files)
-    if result.changed:
-        log.info("[run %s] [artdaqdb] stored %s: %s", run, result.version, ", ".join(result.stored))
-    else:
-        log.info("[run %s] [artdaqdb] already archived as it is", run)
-    write_marker(cfg, db.latest(run), result.md5, marker_path)
+    results = db.store_many([(r, c, f) for r, c, f, _ in todo])
+    for (r, _, _, marker), result in zip(todo, results):
+        if result.changed:
+            log.info("[run %s] [artdaqdb] stored %s: %s", r, result.version,
+                     ", ".join(result.stored))
+        elif r == run:
+            log.info("[run %s] [artdaqdb] already archived as it is", r)
+        write_marker(cfg, db.latest(r), result.md5, marker)
+
+
+def ready(layout, run, record_dir):
+    """Cheap test (stats only) that a batch partner's set is fresh and not yet stored."""
+    try:
+        built = os.stat(layout.fhicl_manifest(run)).st_mtime_ns
+        if built < signature(record_dir):
+            return False  # its fhiclize has not run on the record as it is now
+        return os.stat(layout.artdaqdb_marker(run)).st_mtime_ns < built
+    except FileNotFoundError:
+        return os.path.exists(layout.fhicl_manifest(run))
+    except OSError:
+        return False
+
+
+def current(cfg, marker_path, manifest):
+    """The marker already says this FHiCL set (by its manifest) is stored in this database."""
+    try:
+        marker = markers.read(marker_path)
+    except (OSError, ValueError):
+        return False
+    return marker.get("database_uri") == redact(cfg["artdaq_db.database_uri"]) and \
+        marker.get("entities") == entity_md5s(manifest)
+
+
+def entity_md5s(manifest):
+    """entity -> md5 of a FHiCL set from its manifest, as artdaqDB's fhicl_md5s gives it."""
+    return {entity_of(name): md5 for name, md5 in sorted(manifest["files"].items())
+            if entity_of(name) != "schema"}
 
 
 def matches(cfg, run, fhicl_dir):

@@ -1,7 +1,7 @@
 """The migrate stage's actions: export and pack the blob, upload it, validate it."""
 import hashlib
 import logging
-import tempfile
+import os
 from pathlib import Path
 
 from . import atomic, blob, connect, markers
@@ -20,10 +20,7 @@ class ValidationError(Exception):
 def pack(cfg, run, artdaqdb_marker, blob_path):
     """Export the run and pack it; Packed on is the newest version's stored-at time."""
     marker = markers.read(artdaqdb_marker)
-    with tempfile.TemporaryDirectory(prefix=".export.", dir=Path(blob_path).parent) as tmp:
-        connect.artdaqdb(cfg).export(run, tmp)
-        files = {p.name: p.read_bytes().decode("utf-8", "surrogateescape")
-                 for p in Path(tmp).iterdir()}
+    files = connect.artdaqdb(cfg).exported(run)
     data = blob.pack(run, files, parse_timestamp(marker["stored_at"]))
     atomic.write_bytes(blob_path, data)
 
@@ -85,6 +82,10 @@ def validate(cfg, run, blob_path, ucondb_marker, validated_path, content_checks=
     The validation record is then sealed with the record's signature taken when
     this invocation found the run, so later ones skip it until it changes.
     """
+    try:
+        os.unlink(validated_path)  # a failed validation must leave the run unsealed
+    except FileNotFoundError:
+        pass
     local = Path(blob_path).read_bytes()
     marker = markers.read(ucondb_marker)
     data, meta = connect.ucondb(cfg).get(str(run))

@@ -110,4 +110,5 @@ def reset_dep(cfg, names, chunk=2000):
                *names[i:i + chunk], "config=%s" % Path(cfg.path).resolve()]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(ROOT))
         if proc.returncode != 0:
-            raise RuntimeError("doit reset-dep failed: %s" % (proc.stderr or proc.stdout).strip())
+            raise OSError("doit reset-dep could not record the recovered targets in %s: %s"
+                          % (Layout(cfg.work_dir).dep_file, (proc.stderr or proc.stdout).strip()))

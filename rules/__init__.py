@@ -16,6 +16,15 @@ ALIASES = {"import": ("fhiclize + artdaqdb for every run", ["fhiclize", "artdaqd
            "migrate": ("blob + ucondb + validate for every run (importing what is missing)",
                        ["validate"])}
 log = logging.getLogger("rra")
+BATCH = 50  # runs that may share one artdaqDB index write (see rra.importing.store)
+
+
+class Batch:
+    """Neighbouring runs of one invocation; shared by their tasks (one object, not copies)."""
+
+    def __init__(self, records):
+        self.runs = tuple(r.run for r in records)
+        self.dirs = {r.run: str(r.path) for r in records}
 # validate:R pulls in R's whole chain, so runs complete one by one (depth first);
 # fhiclize then adds the runs whose record could not even be read.
 DEFAULT = ["validate", "fhiclize"]
@@ -41,6 +50,10 @@ def tasks(cfg, forced=(), full=False, counts=None):
         log.info("app.batch_size=%d: %d more runs wait for the next invocation (from run %d)",
                  batch, len(later), later[0].run)
         records = [r for r in records if r not in later]
+    for i in range(0, len(records), BATCH):
+        batch = Batch([r for r in records[i:i + BATCH] if not r.error])
+        for rec in records[i:i + BATCH]:
+            rec.batch = batch
     for stage in STAGES:
         yield {"basename": stage.GROUP, "name": None, "doc": stage.DOC}
         for rec in records:

@@ -10,7 +10,8 @@ def task(cfg, layout, rec):
     return {
         "actions": [(run_step, ["artdaqdb", rec.run, importing.store, cfg, rec.run,
                                 str(layout.fhicl_dir(rec.run)),
-                                str(layout.artdaqdb_marker(rec.run))])],
+                                str(layout.artdaqdb_marker(rec.run)), rec.batch.runs,
+                                rec.batch.dirs])],
         "file_dep": [str(layout.fhicl_manifest(rec.run))],
         "targets": [str(layout.artdaqdb_marker(rec.run))],
     }

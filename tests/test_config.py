@@ -168,3 +168,31 @@ def test_check_config_cli_masks_and_fails_cleanly(tmp_path):
     assert out.returncode == 1
     assert "app.work_dir must be a path" in out.stderr and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("change,message", [
+    (("folder_name: f", "folder_name: f\n  ca_bundle: nope.pem"), "ca_bundle: no such file"),
+    (("database_uri: \"filesystemdb", "backend: mongo\n  database_uri: \"filesystemdb"),
+     "artdaq_db.backend must be auto, native, conftoolp or tools"),
+    (("\"filesystemdb://${app.work_dir}/db\"", "postgres://u:pw@h/db"),
+     "artdaq_db.database_uri must start with filesystemdb://"),
+    (("sqlite://${app.work_dir}/u.sqlite", "ftp://h/app"), "ucon_db.server_url must start with"),
+])
+def test_values_every_run_would_trip_over_are_caught_at_load(tmp_path, change, message):
+    with pytest.raises(config.ConfigError, match=message) as e:
+        config.load(write(tmp_path, MINIMAL.replace(*change)), env={})
+    assert "pw@" not in str(e.value)
+
+
+def test_errors_never_show_a_secret_value(tmp_path):
+    text = MINIMAL.replace("folder_name: f", "folder_name: f\n  writer_password: 'hunt${er2'")
+    with pytest.raises(config.ConfigError, match="unclosed") as e:
+        config.load(write(tmp_path, text), env={})
+    assert "hunt" not in str(e.value)
+
+
+def test_config_that_is_not_utf8(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_bytes(MINIMAL.encode() + b"# caf\xe9\n")
+    with pytest.raises(config.ConfigError, match="not UTF-8"):
+        config.load(path, env={})

@@ -206,3 +206,25 @@ def test_a_fhicl_set_damaged_by_a_crash_is_rebuilt(tmp_path):
     out = doit(cfg)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "fhiclize:1600" in executed(out) and "validate:1600" in executed(out)
+
+
+def test_a_failed_revalidation_unseals_the_run(tmp_path):
+    records = make_records(tmp_path / "records", 1700, 1)
+    cfg = write_config(tmp_path, records)
+    assert doit(cfg).returncode == 0
+    db, _ = ucon_versions(tmp_path)
+    db.put("1700", b"tampered", tags=["1700"], override=True)
+    assert doit(cfg, "forget", "validate:1700").returncode == 0
+    assert doit(cfg, "validate:1700").returncode == 1
+    assert not (run_dir(tmp_path, 1700) / "validated.md5").exists()
+    again = doit(cfg)  # a plain cron tick keeps trying: the run is not sealed
+    assert again.returncode == 1 and "FAILED validate:1700" in again.stdout
+
+
+def test_legacy_use_tools_on_a_filesystem_archive_is_written_natively(tmp_path):
+    records = make_records(tmp_path / "records", 1800, 1)
+    cfg = write_config(tmp_path, records)
+    cfg.write_text(cfg.read_text().replace("artdaq_db:\n", "artdaq_db:\n  use_tools: true\n"))
+    out = doit(cfg)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "use_tools ignored" in (tmp_path / "work" / "archiver.log").read_text()

@@ -15,11 +15,11 @@ RunState.md5 is known for all entities but those of legacy updates (None).
 """
 from .errors import ArtdaqDBError
 from .record import md5, parse_timestamp
-from .runs import ArtdaqDB, Entry, RunState, StoreResult, read_files
+from .runs import ArtdaqDB, Entry, RunState, StoreResult, entity_of, read_files
 from .uri import redact, scheme
 
 __all__ = ['ArtdaqDB', 'ArtdaqDBError', 'Entry', 'RunState', 'StoreResult', 'BACKENDS', 'open_artdaqdb',
-           'fhicl_md5s', 'parse_timestamp', 'redact']
+           'entity_of', 'fhicl_md5s', 'parse_timestamp', 'redact']
 
 BACKENDS = ('auto', 'native', 'conftoolp', 'tools')
 

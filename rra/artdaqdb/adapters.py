@@ -105,19 +105,12 @@ class ConftoolpDB(ArtdaqDB):
                  'filter': {'configurations.name': configuration, 'entities.name': entity}}
         return self.call('read_document', query, run=run)
 
-    def export(self, run, out_dir):
+    def exported(self, run):
         state = self.latest(run)
         if state is None:
             raise self.error('run is not archived', run)
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        written = []
-        for entity, entry in state.entities.items():
-            path = out / ('%s.fcl' % entity)
-            path.write_text(self._read(state.configuration, entity, entry.collection, 'origin', run),
-                            encoding='utf-8', errors='surrogateescape')
-            written.append(path)
-        return written
+        return {'%s.fcl' % entity: self._read(state.configuration, entity, entry.collection, 'origin', run)
+                for entity, entry in state.entities.items()}
 
     def _write(self, batch):
         return {entry[0]: self._write_run(*entry) for entry in batch}

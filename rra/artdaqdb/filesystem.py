@@ -116,30 +116,19 @@ class FilesystemDB(ArtdaqDB):
                 pass
         return max(valid)[1] if valid else None
 
-    def export(self, run, out_dir):
+    def exported(self, run):
         from ..fhicl import FhiclError, to_fhicl
         state = self.latest(run)
         if state is None:
             raise self.error('run is not archived', run)
-        out = Path(out_dir)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise self.error('cannot create: %s' % e.strerror, run, str(out)) from None
-        written = []
+        texts = {}
         for entity, entry in state.entities.items():
             try:
-                text = to_fhicl(self.read(entry.collection, entry.oid, run))
+                texts['%s.fcl' % entity] = to_fhicl(self.read(entry.collection, entry.oid, run))
             except FhiclError as e:
                 raise self.error('cannot export %s: %s' % (entity, e), run, '%s/%s.json' % (
                     entry.collection, entry.oid)) from None
-            path = out / ('%s.fcl' % entity)
-            try:
-                path.write_bytes(cppjson.encode_bytes(text))
-            except OSError as e:
-                raise self.error('cannot write: %s' % e.strerror, run, str(path)) from None
-            written.append(path)
-        return written
+        return texts
 
     # -- writing -------------------------------------------------------------------------
     def lock(self, name):

@@ -1,6 +1,7 @@
 """Run-level logic every backend shares: which file goes where, what changed, which version is next."""
 import contextlib
 import os
+import tempfile
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -227,9 +228,24 @@ class ArtdaqDB:
         state = self.latest(run)
         return state.stored_at if state else None
 
+    def exported(self, run):
+        """{'<entity>.fcl': text} of every entity's newest version, as the database exports it."""
+        with tempfile.TemporaryDirectory(prefix='rra-export-') as tmp:
+            return {p.name: p.read_bytes().decode('utf-8', 'surrogateescape')
+                    for p in self.export(run, tmp)}
+
     def export(self, run, out_dir):
         """Write every entity's newest version as OUT_DIR/<entity>.fcl; returns the paths written."""
-        raise NotImplementedError
+        out = Path(out_dir)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            written = []
+            for name, text in self.exported(run).items():
+                (out / name).write_bytes(text.encode('utf-8', 'surrogateescape'))
+                written.append(out / name)
+        except OSError as e:
+            raise self.error('cannot write: %s' % e.strerror, run, e.filename or str(out)) from None
+        return written
 
     def store(self, run, config_name, files):
         """Archive a run's FHiCL set as configuration <run>/<config_name>; StoreResult says what was stored."""
