@@ -22,9 +22,12 @@ def archive(n, cache):
     records = make_records(base / "records", n, extra=["--running", "1"])
     cfg = write_config(base, records)
     if not (base / "archived").exists():
-        wall, rss, _ = run(DOIT + ["-n", "2", "config=%s" % cfg])
+        total, peak, out = 0.0, 0.0, "wait for the next invocation"
+        while "wait for the next invocation" in out:  # app.batch_size runs per invocation
+            wall, rss, out = run(DOIT + ["-n", "2", "config=%s" % cfg])
+            total, peak = total + wall, max(peak, rss)
         print("%7d runs  archived in %.0f s (%.1f ms/run), peak RSS %.0f MB"
-              % (n, wall, 1000 * wall / n, rss), flush=True)
+              % (n, total, 1000 * total / n, peak), flush=True)
         (base / "archived").touch()
     return base, records, cfg
 

@@ -29,7 +29,7 @@ REQUIRED = object()
 SCHEMA = {
     "app.work_dir": (PATH, REQUIRED),
     "app.lock_file": (OPT_PATH, None),
-    "app.batch_size": (INT, 0),
+    "app.batch_size": (INT, 2000),
     "app.parallel_workers": (INT, 1),
     "app.run_process_retries": (INT, 2),
     "app.retry_delay_seconds": (NUM, 3),

@@ -161,6 +161,9 @@ class Reporter(ConsoleReporter):
             parts = ["%d %s" % (self.counts[stage, k], k)
                      for k in ("done", "failed", "blocked", "up to date") if self.counts[stage, k]]
             self.write("%-9s %s\n" % (stage + ":", ", ".join(parts)))
+        if self.found.get("deferred"):
+            self.write("%d more runs wait for the next invocation (app.batch_size)\n"
+                       % self.found["deferred"])
         if self.found.get("sealed"):
             self.write("%d of %d runs archived, validated and unchanged (sealed)\n"
                        % (self.found["sealed"], self.found["runs"]))

@@ -41,15 +41,17 @@ def tasks(cfg, forced=(), full=False, counts=None):
     records = scan(cfg.run_records_dir, cfg["app.settle_seconds"],
                    cfg["app.exclude_most_recent_run"],
                    seal_path=None if full else layout.validated, forced=set(forced))
-    if counts is not None:
-        counts.update(runs=len(records), sealed=sum(r.sealed for r in records))
+    sealed = sum(r.sealed for r in records)
     records = [r for r in records if not r.sealed]
-    batch = cfg["app.batch_size"]
+    batch, later = cfg["app.batch_size"], []
     if batch and len(records) > batch:
         later = [r for r in records if r.run not in forced][batch:]
         log.info("app.batch_size=%d: %d more runs wait for the next invocation (from run %d)",
                  batch, len(later), later[0].run)
         records = [r for r in records if r not in later]
+    if counts is not None:
+        counts.update(runs=len(records) + sealed + len(later), sealed=sealed,
+                      deferred=len(later))
     for i in range(0, len(records), BATCH):
         batch = Batch([r for r in records[i:i + BATCH] if not r.error])
         for rec in records[i:i + BATCH]:

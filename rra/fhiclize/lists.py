@@ -1,5 +1,7 @@
 """known_boardreaders_list.txt -> FHiCL: `name host [port [subsystem ...]]` as a list per name."""
 
+from .values import content_lines
+
 
 def _fields(line):
     """Whitespace-separated fields, a double-quoted stretch kept whole with its quotes."""
@@ -25,10 +27,7 @@ def _fields(line):
 def convert(text):
     """One `name: ["host", ...]` line per boardreader; legacy closed lists holding a quoted field with ' ]'."""
     out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith('#'):
-            continue
+    for line in content_lines(text):
         fields = _fields(line)
         if len(fields) < 2:
             continue

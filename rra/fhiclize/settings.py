@@ -1,7 +1,7 @@
 """settings.txt -> settings.fcl: normalised keys, bare lists, numbers and booleans unquoted."""
 import re
 
-from .values import is_numeric, quote
+from .values import content_lines, is_numeric, quote
 
 KEY_SEPARATORS = re.compile(r'[\s\-()/#.]+')
 
@@ -16,10 +16,7 @@ def _element(item):
 def convert(text):
     """Keep legacy's output, `[a, b-c]` -> `[ a, b_c ]` included (it dropped a list's last character if not ']')."""
     out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith('#'):
-            continue
+    for line in content_lines(text):
         key, colon, value = line.partition(':')
         if not colon:
             continue

@@ -28,3 +28,11 @@ def fhicl_list(items):
 def ascii_dots(text):
     """Every non-ASCII character as '.', as legacy did for setup, environment and RunHistory2."""
     return NON_ASCII.sub('.', text)
+
+
+def content_lines(text):
+    """The stripped lines of a text file that are neither blank nor # comments."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith('#'):
+            yield line
