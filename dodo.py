@@ -28,6 +28,7 @@ def fail(message):
     sys.exit(exitcodes.FAILED)
 
 
+log.setup(verbose=bool(get_var("verbose", "")))  # so config warnings are shown as such
 try:
     CFG = config.load(get_var("config", None))
     if get_var("validate", ""):

@@ -81,6 +81,7 @@ def report_cmd(obj, as_json, live):
     import json
     from . import report
     cfg = config_mod.load(obj["config"])
+    log.setup(cfg, obj["verbose"])
     rep = report.collect(cfg, live=live)
     click.echo(json.dumps(rep, indent=1, sort_keys=True) if as_json else report.render(rep),
                nl=as_json)
@@ -96,6 +97,7 @@ def recover_cmd(obj, stage, dry_run):
     from . import recover, report
     from .lock import ArchiverLock, LockedError
     cfg = config_mod.load(obj["config"])
+    log.setup(cfg, obj["verbose"])
     lock = ArchiverLock(cfg["app.lock_file"])
     try:
         lock.acquire("rra recover")
