@@ -1,58 +1,91 @@
 """The cron tick that finds nothing to do, over N archived --lite runs.
 
-    python bench/noop.py 1000 10000 100000 [--cache DIR]
+    python bench/noop.py 1000 10000 100000 [--real 10000] [--cache DIR]
 
-For each N: builds (once, cached under --cache) N run records and archives them for
-real with `doit -n 2` into the embedded store, then times a no-op `doit` (best and
-median of 5) with its peak RSS, and one tick after a stop time was appended to one
-running run (it must notice the change and rebuild just that run).
+Archives --real runs for real once (`doit -n 2` into the embedded store, app.batch_size
+runs per invocation; cached under --cache). Each size N is then made of those runs,
+hard-linked under new run numbers with the same mtimes: the run records and the
+work-dir targets, exactly the files a no-op looks at (not the databases: a no-op never
+opens them). Prints the no-op `doit` time (best and median of 5) with its peak RSS, and
+one tick after a line was appended to one run's metadata.txt (it must notice and
+rebuild just that run; its databases start empty in the replica).
 """
 import argparse
+import os
+import shutil
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
-from measure import DOIT, MAKE, make_records, run, write_config
+from measure import DOIT, make_records, run, write_config
 
 
-def archive(n, cache):
-    base = Path(cache) / ("noop-%d" % n)
+def archive(real, cache):
+    """A real archive of `real` finished runs, built once."""
+    base = Path(cache) / ("real-%d" % real)
     base.mkdir(parents=True, exist_ok=True)
-    records = make_records(base / "records", n, extra=["--running", "1"])
-    cfg = write_config(base, records)
+    cfg = write_config(base, base / "records")
     if not (base / "archived").exists():
+        make_records(base / "records", real)
         total, peak, out = 0.0, 0.0, "wait for the next invocation"
         while "wait for the next invocation" in out:  # app.batch_size runs per invocation
             wall, rss, out = run(DOIT + ["-n", "2", "config=%s" % cfg])
             total, peak = total + wall, max(peak, rss)
-        print("%7d runs  archived in %.0f s (%.1f ms/run), peak RSS %.0f MB"
-              % (n, total, 1000 * total / n, peak), flush=True)
+        print("%7d runs  archived for real in %.0f s (%.1f ms/run), peak RSS %.0f MB"
+              % (real, total, 1000 * total / real, peak), flush=True)
         (base / "archived").touch()
-    return base, records, cfg
+    return base
+
+
+def link_tree(src, dst):
+    """dst mirrors src: files hard-linked, directories with src's mtimes."""
+    os.mkdir(dst)
+    for entry in os.scandir(src):
+        if entry.is_dir(follow_symlinks=False):
+            link_tree(entry.path, os.path.join(dst, entry.name))
+        else:
+            os.link(entry.path, os.path.join(dst, entry.name))
+    st = os.stat(src)
+    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def replica(base, real, n, cache):
+    top = Path(cache) / ("noop-%d" % n)
+    if top.exists():
+        shutil.rmtree(top)
+    (top / "records").mkdir(parents=True)
+    (top / "work" / "runs").mkdir(parents=True)
+    for r in range(1, n + 1):
+        src = (r - 1) % real + 1
+        link_tree(base / "records" / str(src), top / "records" / str(r))
+        link_tree(base / "work" / "runs" / str(src), top / "work" / "runs" / str(r))
+    return top, write_config(top, top / "records")
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("sizes", nargs="*", type=int, default=[1000, 10000, 100000])
+    ap.add_argument("--real", type=int, default=10000)
     ap.add_argument("--cache", default="/tmp/rra-bench")
     args = ap.parse_args()
+    base = archive(args.real, args.cache)
     for n in args.sizes:
-        base, records, cfg = archive(n, args.cache)
-        assert ".  " not in run(DOIT + ["config=%s" % cfg])[2], "not a no-op"
+        top, cfg = replica(base, args.real, n, args.cache)
+        first = run(DOIT + ["config=%s" % cfg])[2]
+        assert ".  " not in first and "%d of %d runs" % (n, n) in first, first[-500:]
         samples = [run(DOIT + ["config=%s" % cfg]) for _ in range(5)]
         walls = [s[0] for s in samples]
-        print("%7d runs  no-op doit      best %.2f s  median %.2f s  peak RSS %.0f MB"
+        print("%7d runs  no-op doit             best %.2f s  median %.2f s  peak RSS %.0f MB"
               % (n, min(walls), statistics.median(walls), max(s[1] for s in samples)),
               flush=True)
-        # a running run gets its stop time: the next tick must rebuild exactly that run
-        victim = max(int(p.name) for p in records.iterdir())
-        subprocess.run([sys.executable, str(MAKE), str(records), "--stop", str(victim)],
-                       check=True, stdout=subprocess.DEVNULL)
+        meta = top / "records" / str(n) / "metadata.txt"
+        text = meta.read_bytes()
+        meta.unlink()  # a private copy: the hard-linked original belongs to other runs too
+        meta.write_bytes(text + b"Total events: 12345\n")
         wall, rss, out = run(DOIT + ["config=%s" % cfg])
         rebuilt = sorted({l.split(":")[1] for l in out.splitlines() if l.startswith(".  ")})
-        print("%7d runs  tick after a stop time  %.2f s  peak RSS %.0f MB  rebuilt runs: %s"
+        print("%7d runs  tick after a change    %.2f s  peak RSS %.0f MB  rebuilt runs: %s"
               % (n, wall, rss, ", ".join(rebuilt)), flush=True)
+        shutil.rmtree(top)
 
 
 if __name__ == "__main__":

@@ -26,10 +26,10 @@ def signature(run_dir):
     DAQInterface adds files (the directory's mtime moves) and appends to
     metadata.txt (its mtime moves); both are covered by two stat calls.
     """
-    run_dir = Path(run_dir)
-    sig = run_dir.stat().st_mtime_ns
+    run_dir = os.fspath(run_dir)  # plain strings: this runs for every run on every tick
+    sig = os.stat(run_dir).st_mtime_ns
     try:
-        sig = max(sig, (run_dir / "metadata.txt").stat(follow_symlinks=False).st_mtime_ns)
+        sig = max(sig, os.stat(run_dir + "/metadata.txt", follow_symlinks=False).st_mtime_ns)
     except OSError:
         pass
     return sig
@@ -53,7 +53,8 @@ def scan(run_records_dir, settle_seconds=0, exclude_most_recent=False, now=None,
     """Run records ready to archive, ascending; a run's problem stays that run's error.
 
     With seal_path (run -> its validation record), sealed runs cost three stat
-    calls and come back with sealed=True and no files; runs in forced never do.
+    calls and come back with sealed=True, no files and path as a string; runs in
+    forced never do.
     """
     run_records_dir = Path(run_records_dir)
     try:
@@ -69,11 +70,11 @@ def scan(run_records_dir, settle_seconds=0, exclude_most_recent=False, now=None,
         if entry.is_symlink() or not entry.is_dir():
             log.debug("ignoring %s: not a directory", entry.path)
             continue
-        run, path = int(entry.name), Path(entry.path)
-        if seal_path and run not in forced and is_sealed(path, seal_path(run)):
-            records.append(RunRecord(run, path, sealed=True))
+        run = int(entry.name)
+        if seal_path and run not in forced and is_sealed(entry.path, seal_path(run)):
+            records.append(RunRecord(run, entry.path, sealed=True))
         else:
-            records.append(_record(run, path))
+            records.append(_record(run, Path(entry.path)))
     records.sort(key=lambda r: r.run)
     if exclude_most_recent and records:
         log.info("[run %d] newest run left for the next invocation (app.exclude_most_recent_run)",

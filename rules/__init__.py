@@ -38,9 +38,10 @@ def tasks(cfg, forced=(), full=False, counts=None):
     load everything, so doit can still check or force any run.
     """
     layout = Layout(cfg.work_dir)
+    runs_dir = str(layout.runs_dir)
     records = scan(cfg.run_records_dir, cfg["app.settle_seconds"],
-                   cfg["app.exclude_most_recent_run"],
-                   seal_path=None if full else layout.validated, forced=set(forced))
+                   cfg["app.exclude_most_recent_run"], forced=set(forced),
+                   seal_path=None if full else "{}/{{}}/validated.md5".format(runs_dir).format)
     sealed = sum(r.sealed for r in records)
     records = [r for r in records if not r.sealed]
     batch, later = cfg["app.batch_size"], []

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from rra.fhicl import FhiclError, cppjson, to_document, to_fhicl
+from rra.fhicl import cppjson, to_document, to_fhicl
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FCL2DBJSON = SHARED / "fixtures/artdaq_database/fcl2dbjson"

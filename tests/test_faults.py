@@ -1,0 +1,471 @@
+"""Fault injection on the real graph: kill -9, a flaky UconDB, bad run records, a full disk.
+
+Everything runs for real: doit in subprocesses on rra's dodo.py, real files under
+tmp_path, the UconDB test server on 127.0.0.1. Nothing is mocked. Randomness is seeded.
+The long variants are marked `slow`; the default run has a short version of each.
+"""
+import hashlib
+import json
+import os
+import random
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import AS_UNPRIVILEGED, ROOT, make_records, write_config
+from rra.blob import unpack
+from rra.ucondb import open_ucondb
+from rra.ucondb.testserver import TestServer
+
+PASSWORD = "faults-Secret-3"
+TIMEOUT = 600  # seconds for one doit invocation: generous, the machine may be busy
+FAILED = re.compile(r"^FAILED (\w+):(\d+): (.*)$")
+
+# Runs doit's main in this process after ignoring SIGXFSZ, so that a write past
+# RLIMIT_FSIZE fails with EFBIG instead of killing the process (CPython ignores the
+# signal too, but this does not rely on it).
+NO_SIGXFSZ = r"""
+import signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+from doit.cmd_base import DodoTaskLoader
+from doit.doit_cmd import DoitMain
+sys.exit(DoitMain(DodoTaskLoader()).run(sys.argv[1:]))
+"""
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+def command(cfg, *args, prefix=(), wrapper=False):
+    head = [sys.executable, "-c", NO_SIGXFSZ] if wrapper else [sys.executable, "-m", "doit"]
+    return [*prefix, *head, "-f", str(ROOT / "dodo.py"), *args, "config=%s" % cfg]
+
+
+def environment():
+    env = dict(os.environ)
+    env.pop("RRA_CONFIG", None)
+    return env
+
+
+def run_doit(cfg, *args, prefix=(), limits=(), wrapper=False, timeout=TIMEOUT):
+    """(exit code, stdout, stderr) of one real doit invocation; a hang fails the test.
+
+    limits: [(resource.RLIMIT_..., value)] set in the child before it starts.
+    """
+    def preexec():
+        for which, value in limits:
+            resource.setrlimit(which, (value, value))
+
+    proc = subprocess.Popen(command(cfg, *args, prefix=prefix, wrapper=wrapper),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=str(ROOT), env=environment(), start_new_session=True,
+                            preexec_fn=preexec if limits else None)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail("doit %s hung for %d s:\n%s\n%s" % (" ".join(args), timeout, out[-3000:],
+                                                       err[-3000:]))
+    return proc.returncode, out, err
+
+
+def failures(out):
+    """{task name: [messages]} of the FAILED lines."""
+    found = {}
+    for line in out.splitlines():
+        m = FAILED.match(line)
+        if m:
+            found.setdefault("%s:%s" % (m.group(1), m.group(2)), []).append(m.group(3))
+    return found
+
+
+def executed(out):
+    return [l[3:].strip() for l in out.splitlines() if l.startswith(".  ")]
+
+
+def runs_dir(tmp_path):
+    return tmp_path / "work" / "runs"
+
+
+def validated(tmp_path, runs):
+    return [r for r in runs if (runs_dir(tmp_path) / str(r) / "validated.md5").exists()]
+
+
+def one_version_per_run(server, runs):
+    versions = open_ucondb(server.url, "test01", "configuration").versions()
+    keys = [m.key for m in versions]
+    assert len(keys) == len(set(keys)), "duplicate uploads: %s" % sorted(
+        k for k in set(keys) if keys.count(k) > 1)
+    assert sorted(keys) == sorted(str(r) for r in runs)
+    assert len(versions) == len(runs)
+
+
+def live_members(pgid):
+    """Pids of the process group that are not zombies (orphans wait for init to reap them)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path("/proc", entry, "stat").read_text()
+            except OSError:
+                continue
+            state, _, group = stat.rpartition(")")[2].split()[:3]
+            if int(group) == pgid and state != "Z":
+                pids.append(int(entry))
+    return pids
+
+
+def artdaqdb_check(tmp_path):
+    uri = "filesystemdb://%s" % (tmp_path / "work" / "artdaqdb")
+    proc = subprocess.run([sys.executable, "-m", "rra.cli", "artdaqdb", "check", uri],
+                          capture_output=True, text=True, cwd=str(ROOT), env=environment(),
+                          timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def clean(out, err):
+    assert "Traceback" not in out + err, out[-3000:] + err[-3000:]
+
+
+def writable(path):
+    """Run records are 0444 files in 0555 directories: make one run directory editable."""
+    path.chmod(0o755)
+    for p in path.iterdir():
+        if p.is_file() and not p.is_symlink():
+            p.chmod(0o644)
+
+
+def sealed(path):
+    for p in path.iterdir():
+        if p.is_file() and not p.is_symlink():
+            p.chmod(0o444)
+    path.chmod(0o555)
+
+
+def targets_intact(tmp_path):
+    """Every target that exists is complete: parses, and says what its inputs say."""
+    for run_dir in runs_dir(tmp_path).iterdir():
+        manifest = run_dir / "fhicl" / "manifest.json"
+        if manifest.exists():
+            files = json.loads(manifest.read_text())["files"]
+            for name, md5 in files.items():
+                data = (run_dir / "fhicl" / name).read_bytes()
+                assert hashlib.md5(data).hexdigest() == md5, (run_dir, name)
+        marker = run_dir / "artdaqdb.json"
+        if marker.exists():
+            doc = json.loads(marker.read_text())
+            assert {"configuration", "version", "entities", "stored_at"} <= set(doc), marker
+            assert doc["configuration"].startswith(run_dir.name + "/")
+        blob = run_dir / "blob.txt"
+        if blob.exists():
+            assert unpack(blob.read_bytes())[0] == int(run_dir.name)
+        ucon = run_dir / "ucondb.json"
+        if ucon.exists():
+            doc = json.loads(ucon.read_text())
+            assert doc["key"] == run_dir.name and doc["version_id"], ucon
+            assert doc["md5"] == hashlib.md5(blob.read_bytes()).hexdigest(), ucon
+        md5 = run_dir / "validated.md5"
+        if md5.exists():
+            assert md5.read_text().startswith(
+                hashlib.md5(blob.read_bytes()).hexdigest() + "  blob.txt\n"), md5
+    for index in (tmp_path / "work" / "artdaqdb").rglob("index.json"):
+        json.loads(index.read_text())
+    artdaqdb_check(tmp_path)
+
+
+@pytest.fixture
+def server(tmp_path):
+    with TestServer(tmp_path / "server.sqlite", folders=["test01"], password=PASSWORD,
+                    latency_ms=5) as srv:
+        yield srv
+
+
+# -- 1. kill -9 of the whole process tree at a random instant ----------------------------
+
+FULL_S = 5.0  # a full catch-up of 100 --lite runs with -n 2 on a 2-core machine (measured 4.9 s)
+KILL_SEEDS = ([pytest.param(s, id="seed%d" % s) for s in (3, 9)]
+              + [pytest.param(s, id="seed%d" % s, marks=pytest.mark.slow) for s in range(100, 120)])
+
+
+@pytest.mark.parametrize("seed", KILL_SEEDS)
+def test_kill_9_of_the_tree_at_a_random_instant_then_a_rerun_converges(tmp_path, server, seed):
+    runs = list(range(1, 101))
+    records = make_records(tmp_path / "records", 1, 100, "--lite")
+    cfg = write_config(tmp_path, records, ucon=(server.url, "writer", PASSWORD))
+    delay = random.Random(seed).uniform(0.2, FULL_S)
+    with open(tmp_path / "killed.out", "w") as out, open(tmp_path / "killed.err", "w") as err:
+        proc = subprocess.Popen(command(cfg, "-n", "2"), stdout=out, stderr=err, cwd=str(ROOT),
+                                env=environment(), start_new_session=True)
+        try:
+            proc.wait(timeout=delay)  # finished before the kill: the re-run is a no-op then
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            assert proc.wait(timeout=60) == -signal.SIGKILL
+    if proc.returncode == -signal.SIGKILL:  # no worker of the group survives the kill
+        deadline = time.monotonic() + 10
+        while live_members(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert live_members(proc.pid) == []
+
+    code, out, err = run_doit(cfg, "-n", "2")
+    assert code == 0, "after a kill at %.2f s:\n%s\n%s" % (delay, out[-3000:], err[-3000:])
+    clean(out, err)
+    assert validated(tmp_path, runs) == runs
+    artdaqdb_check(tmp_path)
+    one_version_per_run(server, runs)
+    code, out, err = run_doit(cfg, "-n", "2")  # and it stays converged
+    assert code == 0 and executed(out) == [], out + err
+
+
+# -- 2. a flaky server: 503s, hangs, resets; answers lost after the data was stored ------
+
+def test_flaky_server_converges_with_one_version_per_run(tmp_path):
+    runs = list(range(500, 530))
+    records = make_records(tmp_path / "records", 500, 30, "--lite")
+    with TestServer(tmp_path / "server.sqlite", folders=["test01"], password=PASSWORD,
+                    latency_ms=2, p_503=0.1, p_hang=0.1, p_reset=0.1, hang_s=1.5,
+                    seed=20240301) as srv:
+        # The dangerous case for duplicates: the upload is stored, its answer never comes.
+        srv.fail_next("hang_after", "hang_after", "hang_after", "hang_after", method="POST")
+        cfg = write_config(tmp_path, records, extra_app="  run_process_retries: 6\n",
+                           ucon=(srv.url, "writer", PASSWORD))
+        text = cfg.read_text()
+        assert "timeout_seconds: 2\n" in text
+        cfg.write_text(text.replace("timeout_seconds: 2\n", "timeout_seconds: 0.5\n"))
+        invocations = []
+        for _ in range(5):
+            code, out, err = run_doit(cfg, "-n", "2")
+            invocations.append(code)
+            clean(out, err)
+            if code != 1:
+                break
+        assert code == 0, "exit codes %s\n%s\n%s" % (invocations, out[-3000:], err[-3000:])
+        assert validated(tmp_path, runs) == runs
+        srv.p_503 = srv.p_hang = srv.p_reset = 0.0  # look at the result without faults
+        one_version_per_run(srv, runs)
+        assert srv.count("POST") >= 30
+    log = (tmp_path / "work" / "archiver.log").read_text()
+    assert "retry" in log, "no fault was injected: the test proves nothing"
+    artdaqdb_check(tmp_path)
+
+
+# -- 3. a corpus of bad run records among good ones --------------------------------------
+
+MB50 = 50 << 20
+
+
+def snapshot(root, skip):
+    """Every entry under root except skip: what a write, a chmod or a new file would change."""
+    seen = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if Path(dirpath, d) != skip]
+        for name in dirnames + filenames + ["."]:
+            path = os.path.normpath(os.path.join(dirpath, name))
+            st = os.lstat(path)
+            seen[path] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return seen
+
+
+def atime_is_updated_by_a_read(tmp_path):
+    """relatime updates atime when it is older than mtime; check this filesystem does it."""
+    probe = tmp_path / "atime-probe"
+    probe.write_text("x\n")
+    st = probe.stat()
+    os.utime(probe, ns=(st.st_mtime_ns - 86400 * 10**9, st.st_mtime_ns))
+    before = probe.stat().st_atime_ns
+    probe.read_bytes()
+    updated = probe.stat().st_atime_ns != before
+    probe.unlink()
+    return updated
+
+
+def test_bad_run_records_fail_alone_clearly_and_nothing_outside_work_is_touched(tmp_path):
+    records = make_records(tmp_path / "records", 100, 11)  # 100..110: the corpus
+    make_records(records, 111, 39, "--lite")  # 111..149: more good runs
+    make_records(records, 150, 1)  # 150: a FHiCL syntax error, see below
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = outside / "secret.fcl"
+    target.write_text("secret: 1\n")
+    fifo = outside / "pipe.fcl"
+    os.mkfifo(fifo)
+
+    def damage(run, name, data):
+        d = records / str(run)
+        writable(d)
+        (d / name).write_bytes(data)
+        sealed(d)
+
+    damage(100, "boot.txt", (records / "100" / "boot.txt").read_bytes() + b"\0\0\x01\x02binary\n")
+    damage(101, "settings.txt", b"PMT host: caf\xe9.example.org\n")
+    damage(102, "metadata.txt", b"")
+    meta = (records / "103" / "metadata.txt").read_bytes()
+    damage(103, "metadata.txt", meta[:len(meta) // 2].rstrip(b"\n"))
+    writable(records / "104")
+    os.symlink(target, records / "104" / "DataLogger9.fcl")
+    sealed(records / "104")
+    writable(records / "105")
+    os.symlink(fifo, records / "105" / "Dispatcher9.fcl")  # opening it would block
+    sealed(records / "105")
+    # 107: a 50 MB extra text file (no converter: not part of the FHiCL set);
+    # 108: a 50 MB valid FHiCL file (one long string: it is archived in full).
+    damage(107, "big.txt", (b"y" * 99 + b"\n") * (MB50 // 100))
+    damage(108, "Big1.fcl", b'big: "' + b"x" * MB50 + b'"\n')
+    (records / "12a").mkdir()  # not a run: ignored
+    (records / "12a" / "metadata.txt").write_text("Config name: x\n")
+    # A FHiCL error passes fhiclize (.fcl files are copied as they are) and fails artdaqdb.
+    # It is run 150, the 51st record, so it is alone in its artdaqDB store batch: a bad
+    # run poisons its whole batch (rules.BATCH), see the xfail test below.
+    damage(150, "EventBuilder1.fcl", b"a: {\n")
+    (records / "106").chmod(0o000)
+    cfg = write_config(tmp_path, records)
+    (tmp_path / "work").mkdir()
+
+    expected = {100: ("fhiclize", "boot.txt"), 101: ("fhiclize", "settings.txt"),
+                102: ("fhiclize", "metadata.txt"), 103: ("fhiclize", "metadata.txt"),
+                104: ("fhiclize", "DataLogger9.fcl"), 105: ("fhiclize", "Dispatcher9.fcl"),
+                106: ("fhiclize", str(records / "106")), 150: ("artdaqdb", "EventBuilder1.fcl")}
+    good = [r for r in range(100, 151) if r not in expected]
+    check_atime = atime_is_updated_by_a_read(tmp_path)
+    st = target.stat()
+    os.utime(target, ns=(st.st_mtime_ns - 86400 * 10**9, st.st_mtime_ns))
+    target_atime = target.stat().st_atime_ns
+    before = snapshot(tmp_path, tmp_path / "work")
+    try:
+        start = time.monotonic()
+        code, out, err = run_doit(cfg, prefix=AS_UNPRIVILEGED, timeout=300,
+                                  limits=[(resource.RLIMIT_AS, 2 << 30)])
+        elapsed = time.monotonic() - start
+        after = snapshot(tmp_path, tmp_path / "work")
+        again = run_doit(cfg, prefix=AS_UNPRIVILEGED, timeout=300)
+    finally:
+        (records / "106").chmod(0o555)
+
+    assert code == 1, out[-3000:] + err[-3000:]
+    clean(out, err)
+    failed = failures(out)
+    assert sorted(failed) == sorted("%s:%d" % (stage, run) for run, (stage, _) in expected.items())
+    for run, (stage, name) in expected.items():
+        [message] = failed["%s:%d" % (stage, run)]  # exactly one line
+        assert "[run %d]" % run in message and name in message, message
+    assert "12a" not in out + err and not (runs_dir(tmp_path) / "12a").exists()
+    assert validated(tmp_path, good) == good
+    assert before == after, "written outside the work dir: %s" % sorted(
+        set(before.items()) ^ set(after.items()))
+    if check_atime:
+        assert target.stat().st_atime_ns == target_atime, "the symlink's target was read"
+    assert elapsed < 240, "the corpus took %.0f s" % elapsed
+    blob = (runs_dir(tmp_path) / "108" / "blob.txt").read_bytes()
+    assert len(blob) > MB50 and unpack(blob)[2]["Big1.fcl"].lstrip().startswith('big: "xxx')
+    targets_intact(tmp_path)
+
+    code, out, err = again  # the next tick: the same runs fail the same way, nothing else runs
+    assert code == 1 and sorted(failures(out)) == sorted(failed), out + err
+    assert all(t.split(":")[1] in {str(r) for r in expected} for t in executed(out)), out
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a run whose FHiCL set does not parse fails every "
+                   "run of its artdaqDB store batch (rra/importing.py store(): store_many of "
+                   "the whole batch raises), on every invocation")
+def test_a_fhicl_syntax_error_fails_only_its_own_run(tmp_path):
+    records = make_records(tmp_path / "records", 200, 4)
+    writable(records / "201")
+    (records / "201" / "EventBuilder1.fcl").write_bytes(b"a: {\n")
+    sealed(records / "201")
+    cfg = write_config(tmp_path, records)
+    for _ in range(2):  # and it does not heal on the next tick either
+        code, out, err = run_doit(cfg)
+        assert code == 1
+        clean(out, err)
+        assert sorted(failures(out)) == ["artdaqdb:201"], out
+    assert validated(tmp_path, [200, 201, 202, 203]) == [200, 202, 203]
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: parsing FHiCL for artdaqDB takes ~170 bytes of "
+                   "memory per byte of input (a 50 MB file of parameters peaks at 8.4 GB RSS); "
+                   "under a 1 GiB limit the task dies with a MemoryError traceback, exit 2")
+def test_a_50_mb_fhicl_file_of_parameters_archives_or_fails_clearly_in_bounded_memory(tmp_path):
+    records = make_records(tmp_path / "records", 300, 1)
+    writable(records / "300")
+    (records / "300" / "Big1.fcl").write_bytes(
+        b"".join(b"p%07d: %d\n" % (i, i) for i in range(MB50 // 15)))
+    sealed(records / "300")
+    cfg = write_config(tmp_path, records)
+    code, out, err = run_doit(cfg, timeout=300, limits=[(resource.RLIMIT_AS, 1 << 30)])
+    clean(out, err)
+    assert code in (0, 1), out[-3000:] + err[-3000:]
+    if code == 1:
+        [[message]] = failures(out).values()
+        assert "[run 300]" in message and "Big1.fcl" in message, message
+    else:
+        assert validated(tmp_path, [300]) == [300]
+
+
+# -- 4. disk full (RLIMIT_FSIZE) while writing targets -----------------------------------
+
+def extra_fcl(n):
+    """A valid FHiCL file of about 6 kB."""
+    return "".join('extra%d_param_%03d: "value %d of an extra parameter set"\n' % (n, i, i)
+                   for i in range(120)).encode()
+
+
+def test_disk_full_a_blob_that_does_not_fit_fails_clearly_and_a_rerun_converges(tmp_path, server):
+    runs = [100, 101, 102]
+    records = make_records(tmp_path / "records", 100, 3)
+    writable(records / "101")
+    for n in range(1, 6):  # run 101's blob grows to ~57 kB; every single file stays small
+        (records / "101" / ("Extra%d.fcl" % n)).write_bytes(extra_fcl(n))
+    sealed(records / "101")
+    cfg = write_config(tmp_path, records, ucon=(server.url, "writer", PASSWORD))
+    limit = 40 << 10  # fits every file but run 101's blob (blobs of the others: ~27 kB)
+    code, out, err = run_doit(cfg, wrapper=True, limits=[(resource.RLIMIT_FSIZE, limit)])
+    assert code == 1, out[-3000:] + err[-3000:]
+    clean(out, err)
+    failed = failures(out)
+    assert sorted(failed) == ["blob:101"], out
+    [message] = failed["blob:101"]
+    assert "[run 101]" in message and "File too large" in message, message
+    assert validated(tmp_path, runs) == [100, 102]
+    assert not (runs_dir(tmp_path) / "101" / "blob.txt").exists()
+    assert not [p for p in runs_dir(tmp_path).rglob("*") if p.name.endswith((".tmp", ".old"))]
+    targets_intact(tmp_path)
+
+    code, out, err = run_doit(cfg)  # disk freed
+    assert code == 0, out[-3000:] + err[-3000:]
+    assert validated(tmp_path, runs) == runs
+    targets_intact(tmp_path)
+    one_version_per_run(server, runs)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: when doit's state file .doit.db cannot be written "
+                   "(disk full) the run ends with a sqlite3 traceback and exit 3, not one clear "
+                   "line and exit 1 (rra/shutdown.py _run_all_gently does not catch it)")
+def test_disk_full_the_artdaqdb_index_and_doit_state_do_not_fit(tmp_path, server):
+    runs = list(range(100, 108))
+    records = make_records(tmp_path / "records", 100, 8)
+    cfg = write_config(tmp_path, records, ucon=(server.url, "writer", PASSWORD))
+    limit = 24 << 10  # the RunHistory index of 8 runs is ~28 kB, .doit.db ~48 kB
+    first = run_doit(cfg, wrapper=True, limits=[(resource.RLIMIT_FSIZE, limit)])
+    code, out, err = first
+    failed = failures(out)
+    assert failed, out + err
+    for task, messages in failed.items():
+        assert len(messages) == 1 and "File too large" in messages[0], (task, messages)
+    assert validated(tmp_path, runs) == []
+    targets_intact(tmp_path)
+
+    code, out, err = run_doit(cfg)  # disk freed
+    assert code == 0, out[-3000:] + err[-3000:]
+    assert validated(tmp_path, runs) == runs
+    targets_intact(tmp_path)
+    one_version_per_run(server, runs)
+
+    code, out, err = first  # the known bug, checked last so everything above still runs
+    clean(out, err)
+    assert code == 1
