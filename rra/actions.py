@@ -10,7 +10,7 @@ from doit.exceptions import TaskFailed
 
 log = logging.getLogger("rra")
 
-EXPECTED = (OSError, UnicodeError)
+EXPECTED = (OSError, UnicodeError, MemoryError)
 
 
 def expected_errors():
@@ -49,6 +49,10 @@ def describe(error):
     """One line for an exception, without a traceback."""
     if isinstance(error, OSError) and error.strerror:
         where = " %s" % error.filename if error.filename else ""
-        hint = " (disk full: free space under the work dir)" if error.errno == errno.ENOSPC else ""
+        hint = {errno.ENOSPC: " (disk full: free space on that filesystem)",
+                errno.EDQUOT: " (disk quota exceeded on that filesystem)",
+                errno.EFBIG: " (file size limit reached: see ulimit -f)"}.get(error.errno, "")
         return "%s:%s %s%s" % (type(error).__name__, where, error.strerror, hint)
+    if isinstance(error, MemoryError):
+        return "out of memory (a run record file too large to parse?)"
     return str(error) or type(error).__name__

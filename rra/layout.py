@@ -32,3 +32,7 @@ class Layout:
 
     def validated(self, run):
         return self.run_dir(run) / "validated.md5"
+
+    def failure(self, run, stage):
+        """The record of a stage's last failed attempt (for rra report)."""
+        return self.run_dir(run) / ("failed-%s.json" % stage)

@@ -35,10 +35,6 @@ def split(task_name):
     return (stage, int(run)) if run.isdigit() else None
 
 
-def failure_path(layout, stage, run):
-    return layout.run_dir(run) / ("failed-%s.json" % stage)
-
-
 class Reporter(ConsoleReporter):
     desc = "rra: executed and failed tasks, progress, then a summary per stage"
     cfg = None
@@ -77,7 +73,7 @@ class Reporter(ConsoleReporter):
         if key:
             self._count(task, "done")
             if self.layout is not None:
-                _unlink(failure_path(self.layout, *key))
+                _unlink(self.layout.failure(key[1], key[0]))
 
     def add_failure(self, task, fail):
         key = split(task.name)
@@ -122,7 +118,7 @@ class Reporter(ConsoleReporter):
         """Record the failure beside the run's targets, for the report (atomic, tiny)."""
         stage, run = key
         try:
-            atomic.write_text(failure_path(self.layout, stage, run), json.dumps(
+            atomic.write_text(self.layout.failure(run, stage), json.dumps(
                 {"run": run, "stage": stage, "error": message,
                  "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n")
         except OSError:

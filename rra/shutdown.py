@@ -8,11 +8,12 @@ import logging
 import multiprocessing
 import os
 import signal
+import sqlite3
 import time
 
 from doit import runner
 
-from .exitcodes import INTERRUPTED
+from .exitcodes import FAILED, INTERRUPTED
 
 log = logging.getLogger("rra")
 
@@ -44,7 +45,13 @@ def _run_all_gently(self, task_dispatcher):
     _runners.append(self)
     if _signals:
         self._stop_running = True
-    result = _run_all(self, task_dispatcher)
+    try:
+        result = _run_all(self, task_dispatcher)
+    except (sqlite3.Error, OSError) as e:  # doit saves its state last: a full disk shows here
+        where = getattr(getattr(self.dep_manager, "backend", None), "name", ".doit.db")
+        log.error("cannot save doit's state (%s): %s; the tasks it could not record run again "
+                  "next time", where, e)
+        return INTERRUPTED if _signals else FAILED
     return INTERRUPTED if _signals else result
 
 

@@ -183,12 +183,25 @@ class FilesystemDB(ArtdaqDB):
         self.write_file(path, data)
         fsync_dir(Path(path).parent)
 
+    def _sweep(self):
+        """Remove temp files whose writer died (kill -9, power cut) before renaming them."""
+        for name in os.listdir(self.path):
+            if name.startswith('.rra-tmp.'):
+                try:
+                    os.kill(int(name.split('.')[2]), 0)
+                except ProcessLookupError:
+                    with contextlib.suppress(OSError):
+                        os.unlink(self.path / name)
+                except (ValueError, IndexError, PermissionError):
+                    pass
+
     def ensure_metadata(self):
         """The SystemMetadata document the C++ library writes when it first connects."""
         directory = self.path / METADATA
         if getattr(self, '_has_metadata', False):
             return
         with self.lock(METADATA):
+            self._sweep()
             directory.mkdir(parents=True, exist_ok=True)
             if not any(n.endswith('.json') and n != index.NAME for n in os.listdir(directory)):
                 self.write_file(directory / index.NAME, index.EMPTY.encode())

@@ -17,6 +17,9 @@ def kind(mode):
     return next((words for test, words in KINDS if test(mode)), 'not a regular file')
 
 
+MAX_BYTES = 16 * 2**20  # far above any real record file; parsing cost grows ~100x the size
+
+
 def read(run_dir, name, run):
     """The bytes of run_dir/name; O_NOFOLLOW and O_NONBLOCK so a link or a pipe cannot redirect or hang us."""
     flags = os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_CLOEXEC', 0)
@@ -36,11 +39,19 @@ def read(run_dir, name, run):
         if not stat.S_ISREG(mode):
             raise FhiclizeError('run %s: %s is %s, not a file; a run record holds regular files only: '
                                 'replace or remove it' % (run, name, kind(mode)))
-        chunks = []
+        if os.fstat(fd).st_size > MAX_BYTES:
+            raise FhiclizeError('run %s: %s is %d MB, more than the %d MB a run record file may hold; '
+                                'check where it came from (an archiver would need %d GB to parse it)'
+                                % (run, name, os.fstat(fd).st_size >> 20, MAX_BYTES >> 20,
+                                   max(1, (os.fstat(fd).st_size * 170) >> 30)))
+        chunks, size = [], 0
         while True:
             chunk = os.read(fd, 1 << 20)
             if not chunk:
                 return b''.join(chunks)
+            size += len(chunk)
+            if size > MAX_BYTES:  # grew while we read it
+                raise FhiclizeError('run %s: %s grew past %d MB while it was read' % (run, name, MAX_BYTES >> 20))
             chunks.append(chunk)
     except OSError as e:
         raise FhiclizeError('run %s: cannot read %s: %s' % (run, name, e.strerror)) from None
