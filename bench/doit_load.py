@@ -3,6 +3,9 @@
     python bench/doit_load.py 1000 5000
 
 Prints wall time and peak RSS of each command (the first full build is timed too).
+Only the fhiclize stage runs, so no run is ever sealed: this is the cost of loading
+the whole graph (five tasks per run), i.e. the worst case of a tick, when every run
+changed. A sealed archive costs what bench/noop.py prints.
 """
 import subprocess
 import sys
@@ -40,7 +43,7 @@ def bench(n, stage):
         subprocess.run([sys.executable, str(MAKE), str(tmp / "records"), "--first", "1",
                         "--count", str(n), "--lite"], check=True, stdout=subprocess.DEVNULL)
         cfg = tmp / "config.yaml"
-        cfg.write_text("app:\n  work_dir: work\n  log_file: null\nsource_files:\n"
+        cfg.write_text("app:\n  work_dir: work\n  log_file: null\n  batch_size: 0\nsource_files:\n"
                        "  run_records_dir: records\nartdaq_db:\n"
                        "  database_uri: filesystemdb://work/artdaqdb\nucon_db:\n"
                        "  server_url: sqlite://work/u.sqlite\n  folder_name: f\n")
