@@ -50,8 +50,7 @@ if not READ_ONLY.intersection(sys.argv[1:]) and not CHILD_OF_HOLDER:
     try:
         LOCK = ArchiverLock(CFG["app.lock_file"]).acquire("doit")
     except LockedError as e:
-        sys.stderr.write("rra: %s\n" % e)
-        sys.exit(exitcodes.FAILED)
+        fail(e)
 
 COUNTS = {}  # filled while tasks load: runs found, runs sealed
 DOIT_CONFIG = {

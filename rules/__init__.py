@@ -15,8 +15,11 @@ GROUPS = {stage.GROUP for stage in STAGES}
 ALIASES = {"import": ("fhiclize + artdaqdb for every run", ["fhiclize", "artdaqdb"]),
            "migrate": ("blob + ucondb + validate for every run (importing what is missing)",
                        ["validate"])}
-log = logging.getLogger("rra")
+# validate:R pulls in R's whole chain; fhiclize then adds the runs whose record could
+# not even be read (they have no later stages).
+DEFAULT = ["validate", "fhiclize"]
 BATCH = 50  # runs that may share one artdaqDB index write (see rra.importing.store)
+log = logging.getLogger("rra")
 
 
 class Batch:
@@ -25,9 +28,6 @@ class Batch:
     def __init__(self, records):
         self.runs = tuple(r.run for r in records)
         self.dirs = {r.run: str(r.path) for r in records}
-# validate:R pulls in R's whole chain, so runs complete one by one (depth first);
-# fhiclize then adds the runs whose record could not even be read.
-DEFAULT = ["validate", "fhiclize"]
 
 
 def tasks(cfg, forced=(), full=False, counts=None):
@@ -44,19 +44,19 @@ def tasks(cfg, forced=(), full=False, counts=None):
                    seal_path=None if full else "{}/{{}}/validated.md5".format(runs_dir).format)
     sealed = sum(r.sealed for r in records)
     records = [r for r in records if not r.sealed]
-    batch, later = cfg["app.batch_size"], []
-    if batch and len(records) > batch:
-        later = [r for r in records if r.run not in forced][batch:]
+    cap, later = cfg["app.batch_size"], []
+    if cap and len(records) > cap:
+        later = [r for r in records if r.run not in forced][cap:]
         log.info("app.batch_size=%d: %d more runs wait for the next invocation (from run %d)",
-                 batch, len(later), later[0].run)
+                 cap, len(later), later[0].run)
         records = [r for r in records if r not in later]
     if counts is not None:
         counts.update(runs=len(records) + sealed + len(later), sealed=sealed,
                       deferred=len(later))
     for i in range(0, len(records), BATCH):
-        batch = Batch([r for r in records[i:i + BATCH] if not r.error])
+        neighbours = Batch([r for r in records[i:i + BATCH] if not r.error])
         for rec in records[i:i + BATCH]:
-            rec.batch = batch
+            rec.batch = neighbours
     for stage in STAGES:
         yield {"basename": stage.GROUP, "name": None, "doc": stage.DOC}
         for rec in records:
