@@ -27,8 +27,11 @@ def artdaqdb(cfg):
             backend = "tools"
     key = ("artdaqdb", cfg["artdaq_db.database_uri"], backend)
     if key not in _open:
-        _open[key] = open_artdaqdb(cfg["artdaq_db.database_uri"], backend,
-                                   cfg["artdaq_db.fcl_conf_dir"], cfg["artdaq_db.remote_host"])
+        db = open_artdaqdb(uri, backend, cfg["artdaq_db.fcl_conf_dir"],
+                           cfg["artdaq_db.remote_host"])
+        if hasattr(db, "sweep"):
+            db.sweep()
+        _open[key] = db
     return _open[key]
 
 

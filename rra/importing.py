@@ -19,6 +19,7 @@ def store(cfg, run, fhicl_dir, marker_path, batch=(), record_dirs=None):
     call (one index write for all) and get their markers too; their own tasks
     then find the work done.
     """
+    db = connect.artdaqdb(cfg)  # opening it also sweeps what a killed writer left
     if current(cfg, marker_path, fhiclset.read_manifest(fhicl_dir)):
         log.info("[run %s] [artdaqdb] stored along with another run of its batch", run)
         return
@@ -33,7 +34,6 @@ def store(cfg, run, fhicl_dir, marker_path, batch=(), record_dirs=None):
             except (fhiclset.DamagedSet, OSError):
                 continue  # its own task will say so
             todo.append((other, m["config_name"], f, layout.artdaqdb_marker(other)))
-    db = connect.artdaqdb(cfg)
     try:
         results = db.store_many([(r, c, f) for r, c, f, _ in todo])
     except Exception as e:

@@ -183,8 +183,13 @@ class FilesystemDB(ArtdaqDB):
         self.write_file(path, data)
         fsync_dir(Path(path).parent)
 
-    def _sweep(self):
-        """Remove temp files whose writer died (kill -9, power cut) before renaming them."""
+    def sweep(self):
+        """Remove temp files whose writer died (kill -9, power cut) before renaming them.
+
+        Called by the archiver when it opens the database; reading tools never write.
+        """
+        if not self.path.is_dir():
+            return
         for name in os.listdir(self.path):
             if name.startswith('.rra-tmp.'):
                 try:
@@ -201,7 +206,6 @@ class FilesystemDB(ArtdaqDB):
         if getattr(self, '_has_metadata', False):
             return
         with self.lock(METADATA):
-            self._sweep()
             directory.mkdir(parents=True, exist_ok=True)
             if not any(n.endswith('.json') and n != index.NAME for n in os.listdir(directory)):
                 self.write_file(directory / index.NAME, index.EMPTY.encode())
