@@ -58,3 +58,14 @@ def doit(cfg, *args, env=None, prefix=()):
 @pytest.fixture
 def shared():
     return SHARED
+
+
+UCON_PASSWORD = "test-Secret-4"
+
+
+@pytest.fixture
+def server(tmp_path):
+    """The UconDB test server (real HTTP on 127.0.0.1, digest auth as writer/UCON_PASSWORD)."""
+    from rra.ucondb.testserver import TestServer
+    with TestServer(tmp_path / "server.sqlite", folders=["test01"], password=UCON_PASSWORD) as srv:
+        yield srv

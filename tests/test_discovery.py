@@ -50,7 +50,8 @@ def test_subdirectories_of_a_run_are_ignored(tmp_path):
 
 
 def test_settle_window_leaves_fresh_records(tmp_path):
-    old, new = make(tmp_path, 1), make(tmp_path, 2)
+    old = make(tmp_path, 1)
+    make(tmp_path, 2)
     past = time.time() - 100
     for path in (old, old / "metadata.txt"):
         os.utime(path, (past, past))

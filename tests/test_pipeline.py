@@ -1,16 +1,15 @@
 """The whole chain, run record -> fhicl -> artdaqDB -> blob -> UconDB -> validation, on real doit."""
+import hashlib
 import json
 import shutil
 
-import pytest
 
-from conftest import SHARED, doit, make_records, stop_run, write_config
-from rra.artdaqdb import open_artdaqdb
-from rra.blob import pack, unpack
+from conftest import UCON_PASSWORD, SHARED, doit, make_records, stop_run, write_config
+from rra.artdaqdb import open_artdaqdb, parse_timestamp
+from rra.blob import pack, stamp, unpack
 from rra.ucondb import open_ucondb
-from rra.ucondb.testserver import TestServer
 
-PASSWORD = "pipeline-Secret-9"
+PASSWORD = UCON_PASSWORD
 
 
 def executed(out):
@@ -35,7 +34,7 @@ def test_end_to_end_embedded_and_stop_time_update(tmp_path):
     for run in range(1000, 1004):
         validated = (run_dir(tmp_path, run) / "validated.md5").read_text()
         blob = (run_dir(tmp_path, run) / "blob.txt").read_bytes()
-        assert validated.startswith(__import__("hashlib").md5(blob).hexdigest() + "  blob.txt\n")
+        assert validated.startswith(hashlib.md5(blob).hexdigest() + "  blob.txt\n")
     assert "validate: 4 done" in first.stdout
 
     second = doit(cfg)
@@ -71,15 +70,7 @@ def test_blob_is_deterministic(tmp_path):
     assert out.returncode == 0 and "blob:1100" in executed(out)  # -a forces its chain too
     assert blob.read_bytes() == first
     marker = json.loads((run_dir(tmp_path, 1100) / "artdaqdb.json").read_text())
-    assert unpack(first)[1] == __import__("rra.blob", fromlist=["stamp"]).stamp(
-        __import__("rra.artdaqdb", fromlist=["parse_timestamp"]).parse_timestamp(
-            marker["stored_at"]))
-
-
-@pytest.fixture
-def server(tmp_path):
-    with TestServer(tmp_path / "server.sqlite", folders=["test01"], password=PASSWORD) as srv:
-        yield srv
+    assert unpack(first)[1] == stamp(parse_timestamp(marker["stored_at"]))
 
 
 def test_end_to_end_over_http_with_digest_auth(tmp_path, server):

@@ -4,13 +4,11 @@ import shutil
 import subprocess
 import sys
 
-import pytest
 
-from conftest import doit, make_records, stop_run, write_config
+from conftest import UCON_PASSWORD, doit, make_records, stop_run, write_config
 from rra.ucondb import open_ucondb
-from rra.ucondb.testserver import TestServer
 
-PASSWORD = "rr-Secret-5"
+PASSWORD = UCON_PASSWORD
 
 
 def rra(cfg, *args):
@@ -48,12 +46,6 @@ def test_report_counts_ranges_gaps_failures_and_changes(tmp_path):
     text = rra(cfg, "report").stdout
     assert max(len(l) for l in text.splitlines()) <= 80
     assert "fhiclize:107" in text and "validated" in text
-
-
-@pytest.fixture
-def server(tmp_path):
-    with TestServer(tmp_path / "server.sqlite", folders=["test01"], password=PASSWORD) as srv:
-        yield srv
 
 
 def test_report_live_shows_disagreements(tmp_path, server):
