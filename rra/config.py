@@ -5,10 +5,11 @@ longer mean anything are accepted with a one-line deprecation warning.
 """
 import logging
 import os
-import re
 from pathlib import Path
 
 import yaml
+
+from .urls import redact
 
 log = logging.getLogger("rra.config")
 
@@ -85,12 +86,7 @@ DEPRECATED = {
 SECRETS = {"ucon_db.writer_password", "reporting.email.smtp_password",
            "reporting.slack.bot_token"}
 
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
-
-
-def redact_url(url):
-    """Drop user info from a URL so it can be logged."""
-    return _URL_CREDENTIALS.sub(r"\g<scheme>", url) if isinstance(url, str) else url
+redact_url = redact  # the name the rest of rra knows it by
 
 
 def find_config(explicit=None, env=None):

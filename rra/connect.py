@@ -6,7 +6,8 @@ from .artdaqdb import open_artdaqdb
 from .ucondb import UconDBError, open_ucondb
 
 log = logging.getLogger("rra")
-_open = {}
+_open = {}   # what this process opened, by URI
+_told = set()  # notices given once per process
 
 
 def artdaqdb(cfg):
@@ -19,8 +20,8 @@ def artdaqdb(cfg):
     backend, uri = cfg["artdaq_db.backend"], cfg["artdaq_db.database_uri"]
     if backend == "auto" and cfg["artdaq_db.use_tools"]:
         if uri.startswith("filesystemdb://"):
-            if ("use_tools",) not in _open:
-                _open["use_tools",] = True
+            if "use_tools" not in _told:
+                _told.add("use_tools")
                 log.info("artdaq_db.use_tools ignored for a filesystemdb:// archive: the native "
                          "backend writes it (set artdaq_db.backend: tools to insist)")
         else:

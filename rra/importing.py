@@ -3,7 +3,7 @@ import logging
 import os
 
 from . import connect, fhiclset, markers
-from .artdaqdb import entity_of, fhicl_md5s, redact
+from .artdaqdb import entity_of, redact
 from .discovery import signature
 from .layout import Layout
 
@@ -85,8 +85,7 @@ def matches(cfg, run, fhicl_dir):
     state = connect.artdaqdb(cfg).latest(run)
     if state is None:
         return None
-    ours = fhicl_md5s(fhiclset.read(fhicl_dir)[1])
-    return state if state.md5 == ours else None
+    return state if state.md5 == entity_md5s(fhiclset.read_manifest(fhicl_dir)) else None
 
 
 def write_marker(cfg, state, md5s, marker_path):

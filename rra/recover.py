@@ -15,7 +15,6 @@ from pathlib import Path
 import tempfile
 
 from . import connect, fhiclset, importing, migrating
-from .artdaqdb import fhicl_md5s
 from .discovery import scan
 from .layout import Layout
 
@@ -72,7 +71,8 @@ def _recover_run(cfg, layout, rec, stage, scratch, out):
         return
     marker = (scratch / ("%d.artdaqdb.json" % run)) if scratch else layout.artdaqdb_marker(run)
     blob_path = (scratch / ("%d.blob" % run)) if scratch else layout.blob(run)
-    importing.write_marker(cfg, state, fhicl_md5s(fhiclset.read(fhicl_dir)[1]), marker)
+    importing.write_marker(cfg, state, importing.entity_md5s(fhiclset.read_manifest(fhicl_dir)),
+                           marker)
     migrating.pack(cfg, run, marker, blob_path)
     found = migrating.adoptable(connect.ucondb(cfg), run, blob_path.read_bytes())
     if found is None or found[2]:

@@ -17,8 +17,9 @@ from .exitcodes import FAILED, INTERRUPTED
 
 log = logging.getLogger("rra")
 
-_signals = []
-_runners = []
+_signals = []   # monotonic times of the signals received
+_runners = []   # doit runners of this process, to stop gently
+_master = None  # pid that installed the handler (doit's workers inherit it)
 _run_all = runner.Runner.run_all
 
 
@@ -53,9 +54,6 @@ def _run_all_gently(self, task_dispatcher):
                   "next time", where, e)
         return INTERRUPTED if _signals else FAILED
     return INTERRUPTED if _signals else result
-
-
-_master = None
 
 
 def install():

@@ -1,17 +1,15 @@
 """Database URIs: which backend serves them, where the files are, and how to show them safely."""
-import re
 
+from ..urls import redact as _redact
 from .errors import ArtdaqDBError
 
 FILESYSTEM = 'filesystemdb://'
 MONGODB = 'mongodb://'
 
-_USERINFO = re.compile(r'^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@')
-
 
 def redact(uri):
     """The URI without user and password, fit for logs, errors and markers."""
-    return _USERINFO.sub(r'\1', str(uri))
+    return _redact(str(uri))
 
 
 def scheme(uri):

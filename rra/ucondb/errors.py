@@ -1,16 +1,6 @@
 """UconDB errors: one short hierarchy, each message something an operator can act on."""
 
-from urllib.parse import urlsplit, urlunsplit
-
-
-def redact(url):
-    """Drop user:password@ from a URL so it is safe to print."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+from ..urls import redact  # noqa: F401  (re-exported: the client and its tests use it here)
 
 
 class UconDBError(Exception):
