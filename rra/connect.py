@@ -2,8 +2,8 @@
 import logging
 import sqlite3
 
-from .artdaqdb import open_artdaqdb
-from .ucondb import UconDBError, open_ucondb
+# The libraries are imported when first opened: dodo.py imports this module on every
+# cron tick, and a tick with nothing to do must not pay for requests and the FHiCL engine.
 
 log = logging.getLogger("rra")
 _open = {}   # what this process opened, by URI
@@ -17,6 +17,7 @@ def artdaqdb(cfg):
     archive: there the native backend does the same with locked index updates
     (concurrent bulkloaders lost index entries) and needs no C++ stack.
     """
+    from .artdaqdb import open_artdaqdb
     backend, uri = cfg["artdaq_db.backend"], cfg["artdaq_db.database_uri"]
     if backend == "auto" and cfg["artdaq_db.use_tools"]:
         if uri.startswith("filesystemdb://"):
@@ -38,6 +39,7 @@ def artdaqdb(cfg):
 
 def ucondb(cfg):
     """The UconDB client (or embedded store) of the config, opened once per process."""
+    from .ucondb import UconDBError
     key = ("ucondb", cfg["ucon_db.server_url"], cfg["ucon_db.folder_name"],
            cfg["ucon_db.object_name"])
     if key not in _open:
@@ -51,6 +53,7 @@ def ucondb(cfg):
 
 def _open_ucondb(cfg):
     """The client warns on every run when TLS verification is switched off."""
+    from .ucondb import open_ucondb
     return open_ucondb(
         cfg["ucon_db.server_url"], cfg["ucon_db.folder_name"], cfg["ucon_db.object_name"],
         user=cfg["ucon_db.writer_user"] or None, password=cfg["ucon_db.writer_password"] or None,

@@ -12,7 +12,6 @@ import logging
 from pathlib import Path
 
 from . import atomic
-from .fhiclize import fhiclize_run
 
 MANIFEST = "manifest.json"
 
@@ -25,6 +24,7 @@ def manifest_path(fhicl_dir):
 
 def build(run, run_dir, fhicl_dir, enabled):
     """Fhiclize one run record into fhicl_dir, atomically; returns the manifest."""
+    from .fhiclize import fhiclize_run  # only when a run is built, not on every task load
     result = fhiclize_run(Path(run_dir), enabled)
     for warning in result.warnings:
         log.warning("[run %s] [fhiclize] %s", run, warning)

@@ -3,9 +3,9 @@ import logging
 import os
 
 from . import connect, fhiclset, markers
-from .artdaqdb import entity_of, redact
 from .discovery import signature
 from .layout import Layout
+from .urls import redact
 
 log = logging.getLogger("rra")
 
@@ -76,6 +76,7 @@ def current(cfg, marker_path, manifest):
 
 def entity_md5s(manifest):
     """entity -> md5 of a FHiCL set from its manifest, as artdaqDB's fhicl_md5s gives it."""
+    from .artdaqdb import entity_of
     return {entity_of(name): md5 for name, md5 in sorted(manifest["files"].items())
             if entity_of(name) != "schema"}
 

@@ -6,9 +6,7 @@ from pathlib import Path
 
 from . import atomic, blob, connect, markers
 from .discovery import seal
-from .artdaqdb import parse_timestamp
-from .config import redact_url
-from .ucondb.meta import adler32
+from .urls import redact
 
 log = logging.getLogger("rra")
 
@@ -21,6 +19,7 @@ def pack(cfg, run, artdaqdb_marker, blob_path):
     """Export the run and pack it; Packed on is the newest version's stored-at time."""
     marker = markers.read(artdaqdb_marker)
     files = connect.artdaqdb(cfg).exported(run)
+    from .artdaqdb import parse_timestamp
     data = blob.pack(run, files, parse_timestamp(marker["stored_at"]))
     atomic.write_bytes(blob_path, data)
 
@@ -43,6 +42,12 @@ def upload(cfg, run, blob_path, marker_path):
         meta = db.put(key, data, tags=[key])
         log.info("[run %s] [ucondb] uploaded version %s", run, meta.version_id)
     write_marker(cfg, run, meta, hashlib.md5(data).hexdigest(), False, marker_path)
+
+
+def adler32(data):
+    """UconDB's integrity number (the server computes no MD5)."""
+    from .ucondb.meta import adler32
+    return adler32(data)
 
 
 def adoptable(db, run, data):
@@ -68,7 +73,7 @@ def adoptable(db, run, data):
 
 def write_marker(cfg, run, meta, stored_md5, adopted, marker_path):
     markers.write(marker_path, {
-        "server_url": redact_url(cfg["ucon_db.server_url"]),
+        "server_url": redact(cfg["ucon_db.server_url"]),
         "folder": cfg["ucon_db.folder_name"], "object": cfg["ucon_db.object_name"],
         "key": str(run), "version_id": meta.version_id, "size": meta.size,
         "adler32": meta.adler32, "md5": stored_md5, "adopted": adopted, "time": markers.now(),

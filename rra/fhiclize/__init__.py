@@ -16,7 +16,6 @@ from typing import Iterable
 
 from . import boot, environment, history, lists, metadata, ranks, settings, setup
 from .record import FhiclizeError, decode, link_message, read
-from .validity import problem
 
 CONVERT = {
     'metadata': metadata.convert,
@@ -110,6 +109,7 @@ def fhiclize_run(run_dir: Path, enabled: Iterable[str] | None = None) -> Result:
     update = history.run_history2(meta) if 'RunHistory2' in wanted else ''
     if update:
         made['RunHistory2.fcl'] = ('metadata.txt', update)
+    from .validity import problem  # the FHiCL engine: loaded when a run is built, not with the config
     for name, (source, text) in sorted(made.items()):
         if name in files:
             warnings.append('run %s: %s of the run record is replaced by the one made from %s, as legacy did'
