@@ -11,7 +11,7 @@ import sys
 from doit import get_var
 
 import rules
-from rra import config, exitcodes, log, reporter, shutdown
+from rra import config, connect, exitcodes, log, reporter, shutdown
 from rra.layout import Layout
 from rra.lock import ArchiverLock, LockedError
 
@@ -51,6 +51,7 @@ if not READ_ONLY.intersection(sys.argv[1:]) and not CHILD_OF_HOLDER:
         LOCK = ArchiverLock(CFG["app.lock_file"]).acquire("doit")
     except LockedError as e:
         fail(e)
+    connect.sweep(CFG)
 
 COUNTS = {}  # filled while tasks load: runs found, runs sealed
 DOIT_CONFIG = {

@@ -1,5 +1,6 @@
 """Open artdaqDB and UconDB from the config, once per process (doit workers are processes)."""
 import logging
+import os
 import sqlite3
 
 # The libraries are imported when first opened: dodo.py imports this module on every
@@ -31,10 +32,31 @@ def artdaqdb(cfg):
     if key not in _open:
         db = open_artdaqdb(uri, backend, cfg["artdaq_db.fcl_conf_dir"],
                            cfg["artdaq_db.remote_host"])
-        if hasattr(db, "sweep"):
-            db.sweep()
+        for line in db.sweep() if hasattr(db, "sweep") else ():
+            log.info("artdaqDB %s: %s", db.safe_uri, line)
         _open[key] = db
     return _open[key]
+
+
+def sweep(cfg):
+    """Undo what a killed archiver left half written in a filesystemdb:// archive.
+
+    Opening the database sweeps; this opens it at the start of an invocation only when
+    the root lists a temp or intent file, so a tick with nothing to do stays cheap, and a
+    tick that imports nothing still leaves the archive clean.
+    """
+    uri = cfg["artdaq_db.database_uri"]
+    if not uri.startswith("filesystemdb://"):
+        return
+    try:
+        names = os.listdir(uri[len("filesystemdb://"):].rstrip("/") or "/")
+    except OSError:
+        return  # not created yet, or unreadable: the import tasks say so
+    if any(n.startswith((".rra-tmp.", ".rra-intent.")) for n in names):
+        try:
+            artdaqdb(cfg)
+        except Exception as e:  # the import tasks report a database that cannot be opened
+            log.warning("artdaqDB leftovers not swept: %s", e)
 
 
 def ucondb(cfg):

@@ -1,10 +1,20 @@
 """`check` finds every index <-> document inconsistency; `--repair` rebuilds indexes and keeps a backup."""
+import functools
 import json
+import subprocess
 
 import pytest
 
 from rra.artdaqdb import open_artdaqdb
 from rra.artdaqdb.check import check, repair
+
+
+@functools.lru_cache()
+def dead_pid():
+    """The pid of a process that has ended (what a killed writer leaves in its file names)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
 
 
 @pytest.fixture
@@ -49,11 +59,13 @@ def test_missing_and_unindexed_documents(db):
         stray.write_text(extra.read_text().replace(extra.stem, "f" * 24))
         gone.unlink()
         (extra.parent / "notes.txt").write_text("x")
-        (db.path / ".rra-tmp.1.abc").write_text("x")
+        (db.path / (".rra-tmp.%d.abc" % dead_pid())).write_text("x")
+        (db.path / ".rra-tmp.1.live").write_text("x")  # init's: a writer still at work
     out = problems_after(db, damage)
     assert "%s: indexed but the document is missing" % gone.name in out
     assert "%s: document not in the index (ouid)" % stray.name in out
-    assert "notes.txt: stray file" in out and ".rra-tmp.1.abc: leftover temp file" in out
+    assert "notes.txt: stray file" in out and ".rra-tmp.%d.abc: leftover temp file" % dead_pid() in out
+    assert ".rra-tmp.1.live" not in out
 
 
 def test_index_shape(db):

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..fhicl import cppjson
 from . import index
 from .errors import ArtdaqDBError
-from .filesystem import METADATA, FilesystemDB
+from .filesystem import INTENT, METADATA, TMP, FilesystemDB, _alive
 from .record import OID, TIMESTAMP, fields
 from .runs import SCHEMA_COLLECTION
 
@@ -38,13 +38,17 @@ def _timestamps(doc):
             yield item.get('assigned'), key + '.assigned'
 
 
-def check_collection(db, collection):
-    """Problems of one collection, as 'Collection/file: message' lines."""
+def check_collection(db, collection, inflight=frozenset()):
+    """Problems of one collection, as 'Collection/file: message' lines.
+
+    inflight: oids of stores not finished (see FilesystemDB.intents); they are left out, as if
+    rolled back, which is what happens to them unless their writer commits them.
+    """
     problems = []
     say = lambda name, msg: problems.append('%s/%s: %s' % (collection, name, msg))
     directory = db.path / collection
     names = sorted(os.listdir(directory))
-    docs = {m.group(1) for m in map(DOC_NAME.match, names) if m}
+    docs = {m.group(1) for m in map(DOC_NAME.match, names) if m} - set(inflight)
     for name in names:
         if name != index.NAME and not DOC_NAME.match(name):
             say(name, 'stray file in a collection (the C++ side would read it as a document)')
@@ -75,7 +79,9 @@ def check_collection(db, collection):
                 say(index.NAME, '%s%s is not sorted and unique' % (key, '[%r]' % name if name else ''))
     if collection == METADATA:
         return problems
-    d = index.Index.parse(json.dumps(raw)).data
+    parsed = index.Index.parse(json.dumps(raw))
+    parsed.remove(inflight)
+    d = parsed.data
     ouids = set(d['ouid'])
     expected = {key: {} for key in index.KEYS[1:]}
     for oid in sorted(ouids | docs):
@@ -138,24 +144,31 @@ def check(db):
         raise db.error('check works on filesystemdb:// databases (native backend)')
     if not db.path.is_dir():
         return ['%s: database directory does not exist' % db.path]
+    intents, inflight = db.intents(), {}
+    for alive, docs in intents.values():
+        for c, oids in docs.items():
+            inflight.setdefault(c, set()).update(oids)
     problems = ['%s: leftover temp file of an interrupted write' % n
-                for n in sorted(os.listdir(db.path)) if n.startswith('.rra-tmp.')]
+                for n in sorted(os.listdir(db.path)) if n.startswith(TMP) and not _alive(n)]
+    problems += ['%s: unfinished store of a writer that is gone; the archiver rolls it back when it next '
+                 'opens the database (or run check --repair)' % n for n, (alive, _) in intents.items() if not alive]
     collections = db.collections()
     meta = db.path / METADATA
     if collections and not (meta.is_dir() and any(n != index.NAME and n.endswith('.json') for n in os.listdir(meta))):
         problems.append('%s: no SystemMetadata document' % METADATA)
     for c in ([METADATA] if meta.is_dir() else []) + collections:
-        problems += check_collection(db, c)
-    problems += _incomplete_versions(db)
+        problems += check_collection(db, c, inflight.get(c, ()))
+    problems += _incomplete_versions(db, inflight)
     return problems
 
 
-def _incomplete_versions(db):
+def _incomplete_versions(db, inflight):
     """Versions that have documents but no schema in SystemLayout: a store that did not finish."""
     versions = {}
     for c in db.collections():
         try:
-            versions[c] = set(db.index(c).data['version'])
+            pending = inflight.get(c, set())
+            versions[c] = {v for v, oids in db.index(c).data['version'].items() if set(oids) - pending}
         except ArtdaqDBError:
             return []  # an unreadable index is reported already; nothing to compare against
     committed = versions.get(SCHEMA_COLLECTION, set())
@@ -167,11 +180,15 @@ def repair(db, backup_dir=None):
     """Rebuild every index from its documents; old indexes and unreadable documents go to backup_dir."""
     stamp = datetime.now().strftime('%Y%m%dT%H%M%S')
     backup = Path(backup_dir or '%s.rra-backup-%s' % (db.path, stamp))
-    actions = []
+    actions = ['%s' % line for line in db.sweep()]
     for name in sorted(os.listdir(db.path)):
-        if name.startswith('.rra-tmp.'):
+        if name.startswith(TMP) and not _alive(name):
             os.unlink(db.path / name)
             actions.append('removed leftover %s' % name)
+        elif name.startswith(INTENT) and not _alive(name):  # unreadable, or the sweep would have taken it
+            backup.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(db.path / name), str(backup / name))
+            actions.append('moved unreadable %s to %s' % (name, backup))
     for c in db.collections():
         directory = db.path / c
         with db.lock(c):

@@ -1,5 +1,7 @@
 """The native filesystemdb backend: the C++ library's on-disk format, written and read in pure Python."""
 import contextlib
+import json
+import logging
 import os
 import uuid
 from pathlib import Path
@@ -15,8 +17,11 @@ from .runs import SCHEMA_COLLECTION, ArtdaqDB, Entry, RunState, version_number
 from .uri import filesystem_path
 
 METADATA = 'SystemMetadata'
+TMP, INTENT = '.rra-tmp.', '.rra-intent.'  # + '<pid>.<random>.<host>': whose they are
+HOST = os.uname().nodename
 LOCK_TIMEOUT = 600
 RUN_LOCKS = 64
+log = logging.getLogger(__name__)
 
 
 def fsync_dir(path):
@@ -148,7 +153,7 @@ class FilesystemDB(ArtdaqDB):
         pending = []
         try:
             for path, data in files:
-                tmp = self.path / ('.rra-tmp.%d.%s' % (os.getpid(), uuid.uuid4().hex[:12]))
+                tmp = self.path / _own(TMP)
                 pending.append([os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp, path])
                 view = memoryview(data)
                 while view:
@@ -184,21 +189,84 @@ class FilesystemDB(ArtdaqDB):
         fsync_dir(Path(path).parent)
 
     def sweep(self):
-        """Remove temp files whose writer died (kill -9, power cut) before renaming them.
+        """Undo what a writer that died (kill -9, power cut) left half done.
 
-        Called by the archiver when it opens the database; reading tools never write.
+        Its temp files go; a store it had not committed is rolled back out of the indexes and
+        its documents removed (see _write). Called by the archiver when it opens the database
+        and by `check --repair`; reading tools never write.
         """
         if not self.path.is_dir():
-            return
-        for name in os.listdir(self.path):
-            if name.startswith('.rra-tmp.'):
-                try:
-                    os.kill(int(name.split('.')[2]), 0)
-                except ProcessLookupError:
+            return []
+        done = []
+        for name in sorted(os.listdir(self.path)):
+            if name.startswith((TMP, INTENT)) and not _alive(name):
+                if name.startswith(INTENT):
+                    try:
+                        done.append(self._roll_back(self.path / name))
+                    except ArtdaqDBError as e:
+                        log.warning('%s', e)
+                else:
                     with contextlib.suppress(OSError):
                         os.unlink(self.path / name)
-                except (ValueError, IndexError, PermissionError):
-                    pass
+        return [line for line in done if line]
+
+    def intents(self):
+        """{intent file name: (writer alive, {collection: [oids]})} of stores not yet finished."""
+        found = {}
+        for name in sorted(os.listdir(self.path)) if self.path.is_dir() else ():
+            if name.startswith(INTENT):
+                try:  # (an intent is written whole, by rename)
+                    found[name] = (_alive(name), _load_intent(self.path / name)['docs'])
+                except (OSError, ValueError, KeyError, TypeError):
+                    found[name] = (_alive(name), {})
+        return found
+
+    def _begin(self, batches, stamps):
+        """Record, durably, what a store is about to add, so a store cut short can be undone."""
+        intent = self.path / _own(INTENT)
+        text = json.dumps({'docs': {c: [r['_id']['$oid'] for r in records] for c, records in batches.items()},
+                           'assigned': sorted({(c, ts) for c, ts in stamps})})
+        self.write_file(intent, text.encode())
+        fsync_dir(self.path)
+        return intent
+
+    def _roll_back(self, intent):
+        """Take an unfinished store out of the indexes and delete its documents; None if it had committed.
+
+        SystemLayout's index is written last, so a store whose schema documents it lists is
+        complete and is kept. The intent file goes last: a rollback cut short is done again.
+        """
+        try:
+            plan = _load_intent(intent)
+            docs, assigned = plan['docs'], [tuple(a) for a in plan['assigned']]
+        except FileNotFoundError:
+            return None  # another process finished it
+        except (OSError, ValueError, KeyError, TypeError):
+            raise self.error('unreadable store intent, left for `rra artdaqdb check --repair`',
+                             file=str(intent)) from None
+        index.forget(self.path / SCHEMA_COLLECTION / index.NAME)
+        layout = set(self.index(SCHEMA_COLLECTION).data['ouid'])
+        committed = SCHEMA_COLLECTION in docs and set(docs[SCHEMA_COLLECTION]) <= layout
+        if not committed:
+            for collection in sorted(docs, key=lambda c: (c != SCHEMA_COLLECTION, c)):
+                directory = self.path / collection
+                with self.lock(collection):
+                    index.forget(directory / index.NAME)
+                    idx = self.index(collection)
+                    if idx.remove(docs[collection], assigned):
+                        index.save(directory / index.NAME, idx, self._durable, self.journal(collection),
+                                   removed=True)
+                    for oid in docs[collection]:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(directory / ('%s.json' % oid))
+                    if directory.is_dir():
+                        fsync_dir(directory)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(intent)
+        if committed:
+            return None
+        return 'rolled back an unfinished store of %d documents (%s)' % (
+            sum(len(v) for v in docs.values()), intent.name)
 
     def ensure_metadata(self):
         """The SystemMetadata document the C++ library writes when it first connects."""
@@ -246,13 +314,27 @@ class FilesystemDB(ArtdaqDB):
                 batches.setdefault(collection, []).append(record)
         self.ensure_metadata()
         order = sorted(batches, key=lambda c: (c == SCHEMA_COLLECTION, c))
+        intent = self._begin(batches, [a for c in order for r in batches[c] for a in fields(r)['configurations']])
+        try:
+            self._commit(batches, order)
+        except BaseException:
+            try:
+                self._roll_back(intent)
+            except Exception as e:  # the disk may still be full: the next sweep finishes it
+                log.warning('artdaqDB store not rolled back yet (%s); the next archiver run will', e)
+            raise
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(intent)
+        return stamps
+
+    def _commit(self, batches, order):
+        """Documents first (durable), then each index once, SystemLayout last: its schema commits the version."""
         for collection in order:
             (self.path / collection).mkdir(parents=True, exist_ok=True)
         self.write_files([(self.path / c / ('%s.json' % r['_id']['$oid']), cppjson.encode_bytes(cppjson.dumps(r)))
                           for c in order for r in batches[c]])
         for collection in order:
             fsync_dir(self.path / collection)
-        # Documents are durable; now each index, once, SystemLayout last: its schema commits the version.
         for collection in order:
             with self.lock(collection):
                 idx = self.index(collection)
@@ -264,7 +346,38 @@ class FilesystemDB(ArtdaqDB):
                 except BaseException:
                     index.forget(self.path / collection / index.NAME)
                     raise
-        return stamps
+
+
+def _own(prefix):
+    return '%s%d.%s.%s' % (prefix, os.getpid(), uuid.uuid4().hex[:12], HOST)
+
+
+def _alive(name):
+    """Whether the process named in a .rra-tmp./.rra-intent. file still runs.
+
+    Unknown counts as alive: another host's writer (a database on a shared file system), a
+    pid that is not ours to signal. A zombie (killed, not yet reaped) is dead.
+    """
+    parts = name.split('.', 4)
+    if len(parts) == 5 and parts[4] != HOST:
+        return True
+    try:
+        pid = int(parts[2])
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (ValueError, IndexError, OSError):
+        return True
+    try:
+        with open('/proc/%d/stat' % pid, 'rb') as f:
+            return f.read().rpartition(b')')[2].split()[0] != b'Z'
+    except (OSError, IndexError):
+        return True
+
+
+def _load_intent(path):
+    with open(path, 'rb') as f:
+        return json.loads(f.read())
 
 
 class _Lock:

@@ -73,6 +73,32 @@ class Index:
         if self._owners is not None:
             self._owners[oid] = (f['version'], list(f['entities']), [c for c, _ in f['configurations']])
 
+    def remove(self, oids, assigned=()):
+        """Take documents out again (a store that did not commit); assigned: its (configuration, stamp) pairs.
+
+        Names left without documents are dropped, so the index is what it was before the store.
+        Returns True if anything changed. Meant for a freshly loaded index: caches are reset.
+        """
+        oids, changed = set(oids), False
+        keep = [o for o in self.data['ouid'] if o not in oids]
+        changed |= len(keep) != len(self.data['ouid'])
+        self.data['ouid'] = keep
+        for key in KEYS[1:]:
+            gone = oids if key != 'configurations.assigned' else None
+            drop = set()
+            for name, items in self.data[key].items():
+                remove = gone if gone is not None else {s for c, s in assigned if c == name}
+                kept = [x for x in items if x not in remove]
+                if len(kept) != len(items):
+                    changed = True
+                    self.data[key][name] = kept
+                    if not kept:
+                        drop.add(name)
+            for name in drop:
+                del self.data[key][name]
+        self._owners, self._entries, self._buckets = None, {}, {}
+        return changed
+
     def _touch(self, key, name, value):
         items = self.data[key].get(name)
         if items is None:
@@ -262,20 +288,28 @@ def _replay(hit, stamp, journal):
     return True
 
 
-def save(path, idx, write, journal=None, added=()):
-    """Write idx with write(path, bytes) (atomic, durable), remember it, and journal what was added."""
+def save(path, idx, write, journal=None, added=(), removed=False):
+    """Write idx with write(path, bytes) (atomic, durable), remember it, and journal what was added.
+
+    The journal only saves other processes a parse: if it cannot be written they parse the
+    file again. removed: documents were taken out, which the journal cannot replay, so
+    nothing is journaled and other processes' chains break there.
+    """
     path = str(path)
     hit = _CACHE.get(path)
     prev = hit[0] if hit and hit[1] is idx else None
     try:
         write(path, idx.dumps())
         stamp = _stamp(os.stat(path))
-        offset = 0
-        if journal:
+        offset = _size(journal)
+        if journal and not removed:
             line = json.dumps({'prev': prev, 'stamp': stamp, 'docs': list(added)}).encode() + b'\n'
-            with open(journal, 'ab' if _size(journal) < JOURNAL_LIMIT else 'wb') as f:
-                f.write(line)
-                offset = f.tell()
+            try:
+                with open(journal, 'ab' if offset < JOURNAL_LIMIT else 'wb') as f:
+                    f.write(line)
+                    offset = f.tell()
+            except OSError:
+                offset = 0
         _CACHE[path] = [stamp, idx, offset]
     except BaseException:
         _CACHE.pop(path, None)
