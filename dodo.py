@@ -75,3 +75,5 @@ FORCED = {int(a.partition(":")[2]) for a in sys.argv[1:]
 def task_rra():
     """every stage of every run"""
     yield from rules.tasks(CFG, FORCED, full=bool(get_var("full", "")), counts=COUNTS)
+    if COUNTS["runs"] > COUNTS["sealed"] + COUNTS["deferred"] and not READ_ONLY.intersection(sys.argv[1:]):
+        connect.preload()  # runs to work on: import once, before doit forks its workers

@@ -38,6 +38,18 @@ def artdaqdb(cfg):
     return _open[key]
 
 
+def preload():
+    """Import what the stages use, before doit forks its workers (-n N).
+
+    The workers are forked from this process: importing once here spares each of
+    them doing it again. Only worth it when some run has work to do.
+    """
+    from . import actions, artdaqdb, blob, fhiclize, ucondb  # noqa: F401
+    from .artdaqdb import filesystem  # noqa: F401
+    from .ucondb import client  # noqa: F401
+    actions.expected_errors()
+
+
 def sweep(cfg):
     """Undo what a killed archiver left half written in a filesystemdb:// archive.
 

@@ -1,4 +1,5 @@
 """The import stage's action: a run's FHiCL set -> artdaqDB, then its marker."""
+import contextlib
 import logging
 import os
 
@@ -8,6 +9,7 @@ from .layout import Layout
 from .urls import redact
 
 log = logging.getLogger("rra")
+LOCK_TIMEOUT = 3600  # seconds a task waits for another task's store of its batch
 
 
 def store(cfg, run, fhicl_dir, marker_path, batch=(), record_dirs=None):
@@ -16,16 +18,31 @@ def store(cfg, run, fhicl_dir, marker_path, batch=(), record_dirs=None):
     A filesystem artdaqDB rewrites a collection's whole index.json per store, so
     the cost grows with the archive. batch names other runs of this invocation:
     those whose FHiCL set is ready and not yet stored go into the same store
-    call (one index write for all) and get their markers too; their own tasks
-    then find the work done.
+    call (one index write for all) and get their markers too. One task of a batch
+    stores at a time: with -n 8 the partners' tasks start together, wait, and
+    then find their work done instead of each looking up all fifty runs again.
     """
+    layout = Layout(cfg.work_dir)
+    with _claim(layout, batch or (run,)):
+        if current(cfg, marker_path, fhiclset.read_manifest(fhicl_dir)):
+            log.info("[run %s] [artdaqdb] stored along with another run of its batch", run)
+            return
+        _store(cfg, layout, run, fhicl_dir, marker_path, batch, record_dirs)
+
+
+@contextlib.contextmanager
+def _claim(layout, batch):
+    import filelock
+    path = layout.batch_lock(min(batch))
+    path.parent.mkdir(exist_ok=True)
+    with filelock.FileLock(str(path), timeout=LOCK_TIMEOUT).acquire(poll_interval=0.01):
+        yield
+
+
+def _store(cfg, layout, run, fhicl_dir, marker_path, batch, record_dirs):
     db = connect.artdaqdb(cfg)  # opening it also sweeps what a killed writer left
-    if current(cfg, marker_path, fhiclset.read_manifest(fhicl_dir)):
-        log.info("[run %s] [artdaqdb] stored along with another run of its batch", run)
-        return
     manifest, files = fhiclset.read(fhicl_dir)
     todo = [(run, manifest["config_name"], files, marker_path)]
-    layout = Layout(cfg.work_dir)
     for other in batch:
         if other != run and record_dirs and ready(layout, other, record_dirs[other]) and \
                 not os.path.exists(layout.failure(other, "artdaqdb")):
@@ -48,6 +65,8 @@ def store(cfg, run, fhicl_dir, marker_path, batch=(), record_dirs=None):
                      ", ".join(result.stored))
         elif r == run:
             log.info("[run %s] [artdaqdb] already archived as it is", r)
+        else:
+            continue  # a partner with nothing new: its own task checks its marker
         write_marker(cfg, db.latest(r), result.md5, marker)
 
 

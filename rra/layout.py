@@ -33,6 +33,10 @@ class Layout:
     def validated(self, run):
         return self.run_dir(run) / "validated.md5"
 
+    def batch_lock(self, first_run):
+        """Held while one task stores a batch, so its partners wait and then find their work done."""
+        return self.work_dir / "locks" / ("batch-%d.lock" % first_run)
+
     def failure(self, run, stage):
         """The record of a stage's last failed attempt (for rra report)."""
         return self.run_dir(run) / ("failed-%s.json" % stage)

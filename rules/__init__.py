@@ -23,7 +23,12 @@ log = logging.getLogger("rra")
 
 
 class Batch:
-    """Neighbouring runs of one invocation; shared by their tasks (one object, not copies)."""
+    """Runs of one invocation that may share one artdaqDB store; shared by their tasks (one object).
+
+    Batches are interleaved (every k-th run), not runs in a row: doit -n 8 starts
+    neighbouring runs' tasks together, and those then store different batches in
+    parallel instead of waiting for one task to store them all.
+    """
 
     def __init__(self, records):
         self.runs = tuple(r.run for r in records)
@@ -53,10 +58,11 @@ def tasks(cfg, forced=(), full=False, counts=None):
     if counts is not None:
         counts.update(runs=len(records) + sealed + len(later), sealed=sealed,
                       deferred=len(later))
-    for i in range(0, len(records), BATCH):
-        neighbours = Batch([r for r in records[i:i + BATCH] if not r.error])
-        for rec in records[i:i + BATCH]:
-            rec.batch = neighbours
+    spread = -(-len(records) // BATCH)  # batches of at most BATCH runs, interleaved
+    for i in range(spread):
+        batch = Batch([r for r in records[i::spread] if not r.error])
+        for rec in records[i::spread]:
+            rec.batch = batch
     for stage in STAGES:
         yield {"basename": stage.GROUP, "name": None, "doc": stage.DOC}
         for rec in records:

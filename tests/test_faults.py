@@ -351,8 +351,8 @@ def test_bad_run_records_fail_alone_clearly_and_nothing_outside_work_is_touched(
     (records / "12a").mkdir()  # not a run: ignored
     (records / "12a" / "metadata.txt").write_text("Config name: x\n")
     # A FHiCL error passes fhiclize (.fcl files are copied as they are) and fails artdaqdb.
-    # It is run 150, the 51st record, so it is alone in its artdaqDB store batch: a bad
-    # run shares a batch with good ones in the test below.
+    # It is run 150, the 51st record: with 51 runs, the two store batches are interleaved
+    # (100, 102, ..., 150 and 101, ..., 149), so it shares its batch with good runs.
     damage(150, "EventBuilder1.fcl", b"a: {\n")
     (records / "106").chmod(0o000)
     cfg = write_config(tmp_path, records)

@@ -62,6 +62,28 @@ def test_incremental_noop_and_stop_time_rebuilds_only_that_run(tmp_path):
     assert "stop_time" in (fhicl_dir(tmp_path, 2005) / "metadata.fcl").read_text()
 
 
+def test_parallel_catch_up_stores_each_run_once_in_interleaved_batches(tmp_path):
+    """doit -n 4 starts neighbouring runs' import tasks together. Batches are every k-th
+    run, so those tasks store different batches; a task whose batch is being stored waits
+    for it and then finds its run done, instead of looking all its partners up again."""
+    records = make_records(tmp_path / "records", 1, 120, "--lite")
+    cfg = write_config(tmp_path, records)
+    result = doit(cfg, "-n", "4")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    log = (tmp_path / "work" / "archiver.log").read_text()
+    for run in range(1, 121):
+        stored = log.count("[run %d] [artdaqdb] stored %d/" % (run, run))
+        along = log.count("[run %d] [artdaqdb] stored along with another run" % run)
+        assert stored == 1 and stored + along <= 2, (run, stored, along)
+    assert "already archived as it is" not in log
+    # One SystemLayout index write per store; its documents say which runs it stored.
+    journal = tmp_path / "work" / "artdaqdb" / ".rra-journal.SystemLayout"
+    stores = [sorted(int(d["runs"][0]) for d in json.loads(line)["docs"])
+              for line in journal.read_text().splitlines()]
+    assert sorted(r for runs in stores for r in runs) == list(range(1, 121))  # each run once
+    assert len(stores) < 20 and any(runs[1] - runs[0] > 1 for runs in stores if len(runs) > 1), stores
+
+
 def test_bad_run_fails_alone_with_a_clear_line(tmp_path):
     records = make_records(tmp_path / "records", 3000, 3)
     bad = records / "3001" / "boot.txt"

@@ -20,6 +20,7 @@ METADATA = 'SystemMetadata'
 TMP, INTENT = '.rra-tmp.', '.rra-intent.'  # + '<pid>.<random>.<host>': whose they are
 HOST = os.uname().nodename
 LOCK_TIMEOUT = 600
+POLL = 0.005  # seconds between lock attempts: locks are held for one index write, milliseconds
 RUN_LOCKS = 64
 log = logging.getLogger(__name__)
 
@@ -388,7 +389,7 @@ class _Lock:
 
     def __enter__(self):
         try:
-            self.lock.acquire()
+            self.lock.acquire(poll_interval=POLL)
         except filelock.Timeout:
             raise self.db.error('lock held by another process for %ds' % LOCK_TIMEOUT, file=self.path) from None
         return self
