@@ -72,8 +72,32 @@ FORCED = {int(a.partition(":")[2]) for a in sys.argv[1:]
           if a.partition(":")[0] in rules.GROUPS and a.partition(":")[2].isdigit()}
 
 
+def workers(argv, default):
+    """doit's worker processes (-n N, -nN, --process N, --process=N), else the config's."""
+    for i, a in enumerate(argv):
+        if a in ("-n", "--process"):
+            value = argv[i + 1] if i + 1 < len(argv) else ""
+        elif a.startswith("--process="):
+            value = a.partition("=")[2]
+        elif a.startswith("-n"):
+            value = a[2:]
+        else:
+            continue
+        if value.isdigit():
+            return max(int(value), 1)
+    return default
+
+
+WORKERS = workers(sys.argv[1:], CFG["app.parallel_workers"])
+
+
 def task_rra():
     """every stage of every run"""
-    yield from rules.tasks(CFG, FORCED, full=bool(get_var("full", "")), counts=COUNTS)
+    yield from rules.tasks(CFG, FORCED, full=bool(get_var("full", "")), counts=COUNTS, workers=WORKERS)
     if COUNTS["runs"] > COUNTS["sealed"] + COUNTS["deferred"] and not READ_ONLY.intersection(sys.argv[1:]):
         connect.preload()  # runs to work on: import once, before doit forks its workers
+    # Loading is done: collect garbage again while tasks run (a worker would otherwise grow
+    # with every run it handles), but never scan the graph itself (nor copy its pages into
+    # the forked workers by scanning it).
+    gc.freeze()
+    gc.enable()

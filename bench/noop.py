@@ -1,14 +1,15 @@
 """The cron tick that finds nothing to do, over N archived --lite runs.
 
-    python bench/noop.py 1000 10000 100000 [--real 10000] [--cache DIR]
+    python bench/noop.py 1000 10000 100000 [--real 10000] [--workers 2] [--cache DIR] [--archive-only]
 
-Archives --real runs for real once (`doit -n 2` into the embedded store, app.batch_size
-runs per invocation; cached under --cache). Each size N is then made of those runs,
-hard-linked under new run numbers with the same mtimes: the run records and the
-work-dir targets, exactly the files a no-op looks at (not the databases: a no-op never
-opens them). Prints the no-op `doit` time (best and median of 5) with its peak RSS, and
-one tick after a line was appended to one run's metadata.txt (it must notice and
-rebuild just that run; its databases start empty in the replica).
+Archives --real runs for real once (`doit -n WORKERS` into the embedded store,
+app.batch_size runs per invocation; prints the time and the peak RSS of all processes
+of that catch-up; cached under --cache; --archive-only stops there). Each size N is then
+made of those runs, hard-linked under new run numbers with the same mtimes: the run
+records and the work-dir targets, exactly the files a no-op looks at (not the
+databases: a no-op never opens them). Prints the no-op `doit` time (best and median of
+5) with its peak RSS, and one tick after a line was appended to one run's metadata.txt
+(it must notice and rebuild just that run; its databases start empty in the replica).
 """
 import argparse
 import os
@@ -19,7 +20,7 @@ from pathlib import Path
 from measure import DOIT, make_records, run, write_config
 
 
-def archive(real, cache):
+def archive(real, cache, workers=2):
     """A real archive of `real` finished runs, built once."""
     base = Path(cache) / ("real-%d" % real)
     base.mkdir(parents=True, exist_ok=True)
@@ -28,10 +29,10 @@ def archive(real, cache):
         make_records(base / "records", real)
         total, peak, out = 0.0, 0.0, "wait for the next invocation"
         while "wait for the next invocation" in out:  # app.batch_size runs per invocation
-            wall, rss, out = run(DOIT + ["-n", "2", "config=%s" % cfg])
+            wall, rss, out = run(DOIT + ["-n", str(workers), "config=%s" % cfg])
             total, peak = total + wall, max(peak, rss)
-        print("%7d runs  archived for real in %.0f s (%.1f ms/run), peak RSS %.0f MB"
-              % (real, total, 1000 * total / real, peak), flush=True)
+        print("%7d runs  archived for real with -n %d in %.0f s (%.1f ms/run), peak RSS %.0f MB"
+              % (real, workers, total, 1000 * total / real, peak), flush=True)
         (base / "archived").touch()
     return base
 
@@ -65,10 +66,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("sizes", nargs="*", type=int, default=[1000, 10000, 100000])
     ap.add_argument("--real", type=int, default=10000)
+    ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cache", default="/tmp/rra-bench")
+    ap.add_argument("--archive-only", action="store_true")
     args = ap.parse_args()
-    base = archive(args.real, args.cache)
-    for n in args.sizes:
+    base = archive(args.real, args.cache, args.workers)
+    for n in [] if args.archive_only else args.sizes:
         top, cfg = replica(base, args.real, n, args.cache)
         first = run(DOIT + ["config=%s" % cfg])[2]
         assert ".  " not in first and "%d of %d runs" % (n, n) in first, first[-500:]

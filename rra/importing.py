@@ -51,14 +51,7 @@ def _store(cfg, layout, run, fhicl_dir, marker_path, batch, record_dirs):
             except (fhiclset.DamagedSet, OSError):
                 continue  # its own task will say so
             todo.append((other, m["config_name"], f, layout.artdaqdb_marker(other)))
-    try:
-        results = db.store_many([(r, c, f) for r, c, f, _ in todo])
-    except Exception as e:
-        from .actions import expected_errors
-        if len(todo) == 1 or not isinstance(e, expected_errors()):
-            raise
-        todo = todo[:1]  # a partner's problem is for its own task to report, not ours
-        results = db.store_many([(r, c, f) for r, c, f, _ in todo])
+    todo, results = _store_many(db, run, todo)
     for (r, _, _, marker), result in zip(todo, results):
         if result.changed:
             log.info("[run %s] [artdaqdb] stored %s: %s", r, result.version,
@@ -68,6 +61,29 @@ def _store(cfg, layout, run, fhicl_dir, marker_path, batch, record_dirs):
         else:
             continue  # a partner with nothing new: its own task checks its marker
         write_marker(cfg, db.latest(r), result.md5, marker)
+
+
+def _store_many(db, run, todo):
+    """(todo, results) of store_many, leaving out a partner that fails and trying again.
+
+    A partner's problem is for its own task to report. Falling back to this run alone
+    would leave every other partner to store on its own: one index rewrite each, which
+    is what batches are there to avoid.
+    """
+    from .actions import expected_errors
+    while True:
+        try:
+            return todo, db.store_many([(r, c, f) for r, c, f, _ in todo])
+        except Exception as e:
+            if len(todo) == 1 or not isinstance(e, expected_errors()):
+                raise
+            bad = getattr(e, "run", None)
+            if bad == run:
+                raise
+            if bad in {r for r, _, _, _ in todo}:
+                todo = [t for t in todo if t[0] != bad]
+            else:
+                todo = todo[:1]  # nobody's in particular (disk full...): this run alone
 
 
 def ready(layout, run, record_dir):

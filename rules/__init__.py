@@ -18,7 +18,7 @@ ALIASES = {"import": ("fhiclize + artdaqdb for every run", ["fhiclize", "artdaqd
 # validate:R pulls in R's whole chain; fhiclize then adds the runs whose record could
 # not even be read (they have no later stages).
 DEFAULT = ["validate", "fhiclize"]
-BATCH = 50  # runs that may share one artdaqDB index write (see rra.importing.store)
+BATCH = 200  # runs that may share one artdaqDB index write (see rra.importing.store)
 log = logging.getLogger("rra")
 
 
@@ -35,12 +35,13 @@ class Batch:
         self.dirs = {r.run: str(r.path) for r in records}
 
 
-def tasks(cfg, forced=(), full=False, counts=None):
+def tasks(cfg, forced=(), full=False, counts=None, workers=1):
     """Every task of every run that may need work: `<stage>:<run>`, grouped as `<stage>`.
 
     Sealed runs (validated from the record exactly as it is now) get no tasks:
     that keeps a cron tick over 100k runs cheap. forced runs and full=True
-    load everything, so doit can still check or force any run.
+    load everything, so doit can still check or force any run. workers: doit's
+    worker processes, each of which should have a store batch of its own.
     """
     layout = Layout(cfg.work_dir)
     runs_dir = str(layout.runs_dir)
@@ -54,11 +55,13 @@ def tasks(cfg, forced=(), full=False, counts=None):
         later = [r for r in records if r.run not in forced][cap:]
         log.info("app.batch_size=%d: %d more runs wait for the next invocation (from run %d)",
                  cap, len(later), later[0].run)
-        records = [r for r in records if r not in later]
+        waiting = {r.run for r in later}  # (a set: comparing records themselves is quadratic and slow)
+        records = [r for r in records if r.run not in waiting]
     if counts is not None:
         counts.update(runs=len(records) + sealed + len(later), sealed=sealed,
                       deferred=len(later))
-    spread = -(-len(records) // BATCH)  # batches of at most BATCH runs, interleaved
+    # Batches of at most BATCH runs, interleaved, and at least one per worker.
+    spread = max(-(-len(records) // BATCH), min(workers, len(records)))
     for i in range(spread):
         batch = Batch([r for r in records[i::spread] if not r.error])
         for rec in records[i::spread]:

@@ -4,7 +4,6 @@ The writer is a real process killed with SIGKILL at a chosen step of the store (
 only picks the instant), or a real process whose writes fail at RLIMIT_FSIZE.
 """
 import json
-import resource
 import signal
 import subprocess
 import sys
@@ -14,7 +13,8 @@ import pytest
 from rra.artdaqdb import open_artdaqdb
 from rra.artdaqdb.check import check, repair
 
-FILES = lambda run: {"a.fcl": b"a: %d\n" % run, "b.fcl": b"# note\nb: [1, 2]\n"}
+def files(run):
+    return {"a.fcl": b"a: %d\n" % run, "b.fcl": b"# note\nb: [1, 2]\n"}
 
 # Stores runs 10 and 11 together, and dies at the step named in argv[2].
 WRITER = r"""
@@ -80,7 +80,7 @@ def test_a_killed_uncommitted_store_is_rolled_back_by_the_next_writer(tmp_path, 
         assert {k: sorted(v) if isinstance(v, dict) else len(v) for k, v in got.items()} == \
                {k: sorted(v) if isinstance(v, dict) else len(v) for k, v in want.items()}, c
 
-    writer.store_many([(10, "c", FILES(10)), (11, "c", FILES(11))])
+    writer.store_many([(10, "c", files(10)), (11, "c", files(11))])
     assert writer.runs() == [1, 10, 11] and check(writer) == []
     assert writer.latest(10).version == "10/c"  # the first version: nothing of the dead store is counted
 

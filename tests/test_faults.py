@@ -351,8 +351,8 @@ def test_bad_run_records_fail_alone_clearly_and_nothing_outside_work_is_touched(
     (records / "12a").mkdir()  # not a run: ignored
     (records / "12a" / "metadata.txt").write_text("Config name: x\n")
     # A FHiCL error passes fhiclize (.fcl files are copied as they are) and fails artdaqdb.
-    # It is run 150, the 51st record: with 51 runs, the two store batches are interleaved
-    # (100, 102, ..., 150 and 101, ..., 149), so it shares its batch with good runs.
+    # It is run 150: all 51 runs form one store batch (one worker), so it shares its
+    # batch with good runs, which must still be stored.
     damage(150, "EventBuilder1.fcl", b"a: {\n")
     (records / "106").chmod(0o000)
     cfg = write_config(tmp_path, records)
@@ -412,6 +412,12 @@ def test_a_fhicl_syntax_error_fails_only_its_own_run(tmp_path):
         clean(out, err)
         assert sorted(failures(out)) == ["artdaqdb:201"], out
     assert validated(tmp_path, [200, 201, 202, 203]) == [200, 202, 203]
+    # The bad run left its batch; the three good ones were still stored together, in one
+    # index write (not each on its own).
+    journal = tmp_path / "work" / "artdaqdb" / ".rra-journal.SystemLayout"
+    stores = [sorted(int(d["runs"][0]) for d in json.loads(line)["docs"])
+              for line in journal.read_text().splitlines()]
+    assert stores == [[200, 202, 203]], stores
 
 
 @pytest.mark.slow  # near the memory limit it has also spun at 100% CPU for >12 min
