@@ -110,7 +110,7 @@ def test_a_live_writers_store_is_not_a_problem_nor_swept(tmp_path):
     db.store(1, "c", {"a.fcl": b"a: 1\n"})
     entry = db.latest(1).entities["a"]
     # As if this process were between writing documents and indexes: its own intent.
-    intent = db._begin({entry.collection: [{"_id": {"$oid": entry.oid}}]}, [])
+    intent = db._begin({entry.collection: [entry.oid]}, [])
     assert check(db) == [] and db.sweep() == [] and intent.exists()
 
 

@@ -222,11 +222,11 @@ class FilesystemDB(ArtdaqDB):
                     found[name] = (_alive(name), {})
         return found
 
-    def _begin(self, batches, stamps):
-        """Record, durably, what a store is about to add, so a store cut short can be undone."""
+    def _begin(self, docs, assigned):
+        """Record, durably, what a store is about to add ({collection: [oid]}, its (configuration,
+        stamp) pairs), so a store cut short can be undone."""
         intent = self.path / _own(INTENT)
-        text = json.dumps({'docs': {c: [r['_id']['$oid'] for r in records] for c, records in batches.items()},
-                           'assigned': sorted({(c, ts) for c, ts in stamps})})
+        text = json.dumps({'docs': docs, 'assigned': sorted(set(assigned))})
         self.write_file(intent, text.encode())
         fsync_dir(self.path)
         return intent
@@ -312,10 +312,12 @@ class FilesystemDB(ArtdaqDB):
             for entity, collection, data in items:
                 converted = hashes_document(md5s) if data is None else self._convert(run, entity, data)
                 record = build(converted, entity, collection, version, configuration, run, ts)
-                batches.setdefault(collection, []).append(record)
+                # Kept as bytes and index fields, not as the document's tree: 200 runs at once.
+                batches.setdefault(collection, []).append((fields(record), cppjson.encode_bytes(cppjson.dumps(record))))
         self.ensure_metadata()
         order = sorted(batches, key=lambda c: (c == SCHEMA_COLLECTION, c))
-        intent = self._begin(batches, [a for c in order for r in batches[c] for a in fields(r)['configurations']])
+        intent = self._begin({c: [f['oid'] for f, _ in batches[c]] for c in order},
+                             [a for c in order for f, _ in batches[c] for a in f['configurations']])
         try:
             self._commit(batches, order)
         except BaseException:
@@ -332,14 +334,13 @@ class FilesystemDB(ArtdaqDB):
         """Documents first (durable), then each index once, SystemLayout last: its schema commits the version."""
         for collection in order:
             (self.path / collection).mkdir(parents=True, exist_ok=True)
-        self.write_files([(self.path / c / ('%s.json' % r['_id']['$oid']), cppjson.encode_bytes(cppjson.dumps(r)))
-                          for c in order for r in batches[c]])
+        self.write_files([(self.path / c / ('%s.json' % f['oid']), data) for c in order for f, data in batches[c]])
         for collection in order:
             fsync_dir(self.path / collection)
         for collection in order:
             with self.lock(collection):
                 idx = self.index(collection)
-                added = [fields(record) for record in batches[collection]]
+                added = [f for f, _ in batches[collection]]
                 try:
                     for f in added:
                         idx.add(f)
