@@ -20,7 +20,7 @@ def store(cfg, run, fhicl_dir, marker_path, batch=(), record_dirs=None):
     those whose FHiCL set is ready and not yet stored go into the same store
     call (one index write for all) and get their markers too. One task of a batch
     stores at a time: with -n 8 the partners' tasks start together, wait, and
-    then find their work done instead of each looking up all fifty runs again.
+    then find their work done instead of each looking all its partners up again.
     """
     layout = Layout(cfg.work_dir)
     with _claim(layout, batch or (run,)):
