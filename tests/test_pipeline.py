@@ -171,13 +171,18 @@ def test_changed_run_is_uploaded_with_override_and_validated(tmp_path, server):
     assert client.get_version(old.version_id)[0] == stale
 
 
-def test_validation_failure_names_the_numbers(tmp_path):
-    records = make_records(tmp_path / "records", 1500, 1)
-    cfg = write_config(tmp_path, records)
+def archived_then_tampered(tmp_path, run):
+    """Archive one run, replace what UconDB holds for it, and make doit validate it again."""
+    cfg = write_config(tmp_path, make_records(tmp_path / "records", run, 1))
     assert doit(cfg).returncode == 0
     db, _ = ucon_versions(tmp_path)
-    db.put("1500", b"tampered", tags=["1500"], override=True)
-    assert doit(cfg, "forget", "validate:1500").returncode == 0
+    db.put(str(run), b"tampered", tags=[str(run)], override=True)
+    assert doit(cfg, "forget", "validate:%d" % run).returncode == 0
+    return cfg
+
+
+def test_validation_failure_names_the_numbers(tmp_path):
+    cfg = archived_then_tampered(tmp_path, 1500)
     out = doit(cfg, "validate:1500")
     assert out.returncode == 1 and executed(out) == ["validate:1500"]
     fail = [l for l in out.stdout.splitlines() if l.startswith("FAILED")][0]
@@ -200,12 +205,7 @@ def test_a_fhicl_set_damaged_by_a_crash_is_rebuilt(tmp_path):
 
 
 def test_a_failed_revalidation_unseals_the_run(tmp_path):
-    records = make_records(tmp_path / "records", 1700, 1)
-    cfg = write_config(tmp_path, records)
-    assert doit(cfg).returncode == 0
-    db, _ = ucon_versions(tmp_path)
-    db.put("1700", b"tampered", tags=["1700"], override=True)
-    assert doit(cfg, "forget", "validate:1700").returncode == 0
+    cfg = archived_then_tampered(tmp_path, 1700)
     assert doit(cfg, "validate:1700").returncode == 1
     assert not (run_dir(tmp_path, 1700) / "validated.md5").exists()
     again = doit(cfg)  # a plain cron tick keeps trying: the run is not sealed

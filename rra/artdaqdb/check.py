@@ -9,7 +9,7 @@ from pathlib import Path
 from ..fhicl import cppjson
 from . import index
 from .errors import ArtdaqDBError
-from .filesystem import INTENT, METADATA, TMP, FilesystemDB, _alive
+from .filesystem import INTENT, METADATA, TMP, FilesystemDB, writer_alive
 from .record import OID, TIMESTAMP, fields
 from .runs import SCHEMA_COLLECTION
 
@@ -149,7 +149,7 @@ def check(db):
         for c, oids in docs.items():
             inflight.setdefault(c, set()).update(oids)
     problems = ['%s: leftover temp file of an interrupted write' % n
-                for n in sorted(os.listdir(db.path)) if n.startswith(TMP) and not _alive(n)]
+                for n in sorted(os.listdir(db.path)) if n.startswith(TMP) and not writer_alive(n)]
     problems += ['%s: unfinished store of a writer that is gone; the archiver rolls it back when it next '
                  'opens the database (or run check --repair)' % n for n, (alive, _) in intents.items() if not alive]
     collections = db.collections()
@@ -180,12 +180,9 @@ def repair(db, backup_dir=None):
     """Rebuild every index from its documents; old indexes and unreadable documents go to backup_dir."""
     stamp = datetime.now().strftime('%Y%m%dT%H%M%S')
     backup = Path(backup_dir or '%s.rra-backup-%s' % (db.path, stamp))
-    actions = ['%s' % line for line in db.sweep()]
+    actions = db.sweep()  # temp files of dead writers, their unfinished stores
     for name in sorted(os.listdir(db.path)):
-        if name.startswith(TMP) and not _alive(name):
-            os.unlink(db.path / name)
-            actions.append('removed leftover %s' % name)
-        elif name.startswith(INTENT) and not _alive(name):  # unreadable, or the sweep would have taken it
+        if name.startswith(INTENT) and not writer_alive(name):  # unreadable, or the sweep would have taken it
             backup.mkdir(parents=True, exist_ok=True)
             shutil.move(str(db.path / name), str(backup / name))
             actions.append('moved unreadable %s to %s' % (name, backup))

@@ -180,10 +180,10 @@ class FilesystemDB(ArtdaqDB):
         """Root dot file listing what each index write added, so other processes need not re-parse."""
         return str(self.path / ('.rra-journal.%s' % collection))
 
-    def write_index(self, collection, idx, added=()):
+    def write_index(self, collection, idx, added=(), removed=False):
         """Replace a collection's index.json atomically and durably (caller holds its lock)."""
         path = self.path / collection / index.NAME
-        index.save(path, idx, self._durable, self.journal(collection), added)
+        index.save(path, idx, self._durable, self.journal(collection), added, removed)
 
     def _durable(self, path, data):
         self.write_file(path, data)
@@ -200,7 +200,7 @@ class FilesystemDB(ArtdaqDB):
             return []
         done = []
         for name in sorted(os.listdir(self.path)):
-            if name.startswith((TMP, INTENT)) and not _alive(name):
+            if name.startswith((TMP, INTENT)) and not writer_alive(name):
                 if name.startswith(INTENT):
                     try:
                         done.append(self._roll_back(self.path / name))
@@ -209,6 +209,7 @@ class FilesystemDB(ArtdaqDB):
                 else:
                     with contextlib.suppress(OSError):
                         os.unlink(self.path / name)
+                        done.append('removed leftover %s' % name)
         return [line for line in done if line]
 
     def intents(self):
@@ -217,9 +218,10 @@ class FilesystemDB(ArtdaqDB):
         for name in sorted(os.listdir(self.path)) if self.path.is_dir() else ():
             if name.startswith(INTENT):
                 try:  # (an intent is written whole, by rename)
-                    found[name] = (_alive(name), _load_intent(self.path / name)['docs'])
+                    docs = _load_intent(self.path / name)['docs']
                 except (OSError, ValueError, KeyError, TypeError):
-                    found[name] = (_alive(name), {})
+                    docs = {}
+                found[name] = (writer_alive(name), docs)
         return found
 
     def _begin(self, docs, assigned):
@@ -255,8 +257,7 @@ class FilesystemDB(ArtdaqDB):
                     index.forget(directory / index.NAME)
                     idx = self.index(collection)
                     if idx.remove(docs[collection], assigned):
-                        index.save(directory / index.NAME, idx, self._durable, self.journal(collection),
-                                   removed=True)
+                        self.write_index(collection, idx, removed=True)
                     for oid in docs[collection]:
                         with contextlib.suppress(FileNotFoundError):
                             os.unlink(directory / ('%s.json' % oid))
@@ -354,7 +355,7 @@ def _own(prefix):
     return '%s%d.%s.%s' % (prefix, os.getpid(), uuid.uuid4().hex[:12], HOST)
 
 
-def _alive(name):
+def writer_alive(name):
     """Whether the process named in a .rra-tmp./.rra-intent. file still runs.
 
     Unknown counts as alive: another host's writer (a database on a shared file system), a

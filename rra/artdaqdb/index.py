@@ -81,23 +81,24 @@ class Index:
         Names left without documents are dropped, so the index is what it was before the store.
         Returns True if anything changed. Meant for a freshly loaded index: caches are reset.
         """
-        oids, changed = set(oids), False
+        oids, stamps = set(oids), {}
+        if not oids and not assigned:
+            return False
+        for configuration, stamp in assigned:
+            stamps.setdefault(configuration, set()).add(stamp)
         keep = [o for o in self.data['ouid'] if o not in oids]
-        changed |= len(keep) != len(self.data['ouid'])
+        changed = len(keep) != len(self.data['ouid'])
         self.data['ouid'] = keep
         for key in KEYS[1:]:
-            gone = oids if key != 'configurations.assigned' else None
-            drop = set()
-            for name, items in self.data[key].items():
-                remove = gone if gone is not None else {s for c, s in assigned if c == name}
-                kept = [x for x in items if x not in remove]
+            for name, items in list(self.data[key].items()):
+                gone = stamps.get(name, ()) if key == 'configurations.assigned' else oids
+                kept = [x for x in items if x not in gone]
                 if len(kept) != len(items):
                     changed = True
-                    self.data[key][name] = kept
-                    if not kept:
-                        drop.add(name)
-            for name in drop:
-                del self.data[key][name]
+                    if kept:
+                        self.data[key][name] = kept
+                    else:
+                        del self.data[key][name]
         self._owners, self._entries, self._buckets = None, {}, {}
         return changed
 
