@@ -9,6 +9,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 MAKE_RECORDS = SHARED / "tools" / "make_run_records.py"
+REFERENCE = SHARED / "reference"  # the real UconDB server and the real C++ artdaq_database
+
+
+def need_reference(part):
+    """Skip (with the reason) where ../shared/reference/<part> is absent, as on a user's clone."""
+    path = REFERENCE / part
+    if not path.is_dir():
+        pytest.skip("needs the real %s from %s (absent on this clone)" % (part, path))
+    return path
 
 
 def make_records(out, first=1000, count=5, *extra):
