@@ -79,7 +79,7 @@ class Server:
 
     def __init__(self, db, latency_ms=20, password="bench-pw"):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rra.ucondb.testserver", "--db", str(db), "--folder",
+            [sys.executable, str(ROOT / "tests" / "testserver.py"), "--db", str(db), "--folder",
              "test01", "--latency-ms", str(latency_ms), "--password", password],
             stdout=subprocess.PIPE, text=True)
         self.url = self.proc.stdout.readline().split()[-1]

@@ -7,8 +7,11 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from rra.ucondb import open_ucondb
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def blob(i, size):
@@ -38,7 +41,7 @@ def main():
     p.add_argument("--workers", type=int, default=8)
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        server = subprocess.Popen([sys.executable, "-m", "rra.ucondb.testserver", "--port", "0",
+        server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "testserver.py"), "--port", "0",
                                    "--db", f"{tmp}/server.sqlite", "--folder", "bench",
                                    "--latency-ms", str(a.latency_ms), "--password", "bench"],
                                   stdout=subprocess.PIPE, text=True)

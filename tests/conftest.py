@@ -75,6 +75,21 @@ UCON_PASSWORD = "test-Secret-4"
 @pytest.fixture
 def server(tmp_path):
     """The UconDB test server (real HTTP on 127.0.0.1, digest auth as writer/UCON_PASSWORD)."""
-    from rra.ucondb.testserver import TestServer
+    from testserver import TestServer
     with TestServer(tmp_path / "server.sqlite", folders=["test01"], password=UCON_PASSWORD) as srv:
         yield srv
+
+
+@pytest.fixture(scope="session")
+def real_ucondb_instance():
+    """The real UconDB server, installed once per test session (skips without ../shared)."""
+    from real_ucondb import RealUconDB
+    instance = RealUconDB(need_reference("ucondb"))
+    yield instance
+    instance.remove()
+
+
+@pytest.fixture
+def real_ucondb(real_ucondb_instance):
+    """The real UconDB server, reset: empty folders run_records and test01, running."""
+    return real_ucondb_instance.reset()

@@ -21,7 +21,7 @@ import pytest
 from conftest import AS_UNPRIVILEGED, ROOT, make_records, write_config
 from rra.blob import unpack
 from rra.ucondb import open_ucondb
-from rra.ucondb.testserver import TestServer
+from testserver import TestServer
 
 PASSWORD = "faults-Secret-3"
 TIMEOUT = 600  # seconds for one doit invocation: generous, the machine may be busy

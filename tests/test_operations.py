@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT, make_records, write_config
 from rra.ucondb import open_ucondb
-from rra.ucondb.testserver import TestServer
+from testserver import TestServer
 
 PASSWORD = "ops-Secret-1"
 

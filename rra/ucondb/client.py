@@ -19,12 +19,16 @@ from .meta import Meta, adler32, run_keys
 log = logging.getLogger("rra.ucondb")
 
 EXISTS = re.compile(r"Version of object (\S+) with key (\S+) already exists")
+# UconDB 3.9.7 answers a read of a brand-new object (no versions yet) or of an unknown
+# folder with a 500 from a None object ('getVersion', 'getObject', 'listObjects'): a verdict
+# on the request, not a hiccup, so it is never retried; what it means /versions then says.
+MISSING = re.compile(r"'NoneType' object has no attribute '(getVersion|getObject|listObjects)'")
 RETRY_STATUS = {500, 502, 503, 504}
 
 
 def _transient(err):
     """Worth another try: the network or the server hiccuped, not a verdict on the request."""
-    if isinstance(err, (UconDBTLSError, KeyExists)):
+    if isinstance(err, (UconDBTLSError, KeyExists, UconDBNotFound, UconDBAuthError)):
         return False
     return isinstance(err, (UconDBConnectionError, UconDBIntegrityError)) or err.status in RETRY_STATUS
 
@@ -82,6 +86,8 @@ class UconDB:
             except UconDBNotFound as e:
                 if e.message.startswith("404 Object "):
                     return []
+                if e.message.startswith("404 Folder "):
+                    raise self._no_folder(e.url) from None
                 raise
             return [Meta.from_json(d) for d in json.loads(r.content)]
         return self._retrying(once, "list versions")
@@ -96,11 +102,37 @@ class UconDB:
 
     def get(self, key):
         """(bytes, Meta) of the version holding key, checked against the announced size and adler32."""
-        return self._retrying(lambda n: self._download(f"key={quote(str(key), safe='')}"), f"get key {key}")
+        def once(n):
+            try:
+                return self._download(f"key={quote(str(key), safe='')}")
+            except UconDBNotFound as e:
+                if e.status == 500:  # a brand-new object or an unknown folder: /versions says which
+                    self._confirm_missing(key, e)
+                raise
+        return self._retrying(once, f"get key {key}")
 
     def get_version(self, version_id):
-        """(bytes, Meta) of any version by id, including ones whose key was overridden."""
-        return self._retrying(lambda n: self._download(f"id={int(version_id)}"), f"get version {version_id}")
+        """(bytes, Meta) of any version by id, including ones whose key was overridden.
+
+        The server sends a version read by id without its X-UConDB-* headers, so the
+        metadata comes first (meta_only; `{}` for an unknown id), then the bytes.
+        """
+        vid = int(version_id)
+
+        def once(n):
+            r = self._call("GET", self._path("data", f"id={vid}"), params={"meta_only": "yes"})
+            found = json.loads(r.content)
+            if not found or found.get("object") != self.object:
+                raise UconDBNotFound(f"404 Version {vid} not found (folder {self.folder}, object {self.object})",
+                                     r.url, 404)
+            meta = Meta.from_json(found)
+            r = self._call("GET", "get_blob", params={"folder": self.folder, "version_id": str(vid)})
+            data = r.content
+            if not meta.matches(data):
+                raise UconDBIntegrityError(f"downloaded {len(data)} bytes do not match the server's size "
+                                           f"{meta.size} and adler32 {meta.adler32}", r.url)
+            return data, replace(meta, md5=hashlib.md5(data).hexdigest())
+        return self._retrying(once, f"get version {vid}")
 
     def put(self, key, data, tags=None, override=False, tv=None):
         """Store data under key and return its Meta; retries never create a second version."""
@@ -156,8 +188,33 @@ class UconDB:
         except UconDBNotFound as e:
             if e.message.startswith("404 Version not found"):
                 return None
+            if e.status == 500:
+                self._confirm_missing(key, e)
+                return None
             raise
         return Meta.from_json(json.loads(r.content))
+
+    def _confirm_missing(self, key, err):
+        """Accept the server's 500 for a key lookup as "no such key" only once /versions agrees.
+
+        /versions answers an unknown folder with 404 (raised here, naming the folder), a
+        brand-new object with 404 (no versions: the key is missing); if the object has
+        versions holding the key after all, the 500 was a real failure and is raised.
+        """
+        try:
+            r = self._call("GET", "versions", params={"folder": self.folder, "object": self.object})
+        except UconDBNotFound as e:
+            if e.message.startswith("404 Folder "):
+                raise self._no_folder(e.url) from None
+            if e.message.startswith("404 Object "):
+                return
+            raise
+        if str(key) in {d.get("key") for d in json.loads(r.content)}:
+            raise UconDBError(f"500 {err.message} although key {key} exists", err.url, 500)
+
+    def _no_folder(self, url):
+        return UconDBNotFound(f"UconDB has no folder {self.folder} (check ucon_db.folder_name; folders are "
+                              f"created by the server's administrator)", url, 404)
 
     def _download(self, selector):
         r = self._call("GET", self._path("data", selector))
@@ -203,7 +260,12 @@ class UconDB:
             return UconDBAuthError(f"403 Forbidden: user {self.user!r} may not {method} in folder {self.folder}",
                                    url, status)
         if status == 404:
+            if method in ("POST", "PUT") and what.startswith("Folder"):
+                return self._no_folder(url)
             return UconDBNotFound(f"404 {what} (folder {self.folder}, object {self.object})", url, status)
+        if status == 500 and MISSING.search(what):
+            return UconDBNotFound(f"{what} (folder {self.folder}, object {self.object}: the object has no "
+                                  f"versions yet, or the folder does not exist)", url, status)
         m = EXISTS.search(r.text or "") if status == 500 else None
         if m:
             return KeyExists(f"Version of object {m.group(1)} with key {m.group(2)} already exists "

@@ -39,7 +39,8 @@ class Meta:
     def from_headers(cls, h, md5=None):
         """Build from the X-UConDB-* headers of a data download."""
         extra = json.loads(h.get("X-UConDB-metadata") or "{}")
-        return cls(version_id=int(h["X-UConDB-version-id"]), key=h.get("X-UConDB-version-key") or None,
+        key = h.get("X-UConDB-version-key")
+        return cls(version_id=int(h["X-UConDB-version-id"]), key=None if key in (None, "", "null") else key,
                    size=int(h["X-UConDB-data-size"]), adler32=int(h["X-UConDB-adler32"]),
                    tr=float(h.get("X-UConDB-tr") or 0), tv=float(h.get("X-UConDB-tv") or 0),
                    tags=tuple(extra.get("tags") or ()), data_key=h.get("X-UConDB-data-key"),

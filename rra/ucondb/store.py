@@ -118,11 +118,18 @@ class Store:
         return [self._meta(r) for r in rows]
 
     def find(self, folder, obj, key=None, version_id=None):
-        """Metadata of the version with this key (or this version id); 404 Version not found otherwise."""
+        """Metadata of the version with this key (or this version id); 404 Version not found otherwise.
+
+        obj None: a version id anywhere in the folder (as the server reads /data/F/O/id=N).
+        """
         self._check_folder(folder)
         where, arg = ("v.id=?", int(version_id)) if version_id is not None else ("v.key=?", str(key))
+        if obj is None:
+            where, args = "o.folder=? AND " + where, (folder, arg)
+        else:
+            where, args = "o.folder=? AND o.name=? AND " + where, (folder, obj, arg)
         with self._db() as db:
-            row = db.execute(VERSION_SQL + f" WHERE o.folder=? AND o.name=? AND {where}", (folder, obj, arg)).fetchone()
+            row = db.execute(VERSION_SQL + " WHERE " + where, args).fetchone()
         if row is None:
             raise UconDBNotFound("Version not found", self.url, 404)
         return self._meta(row)

@@ -15,13 +15,13 @@ import threading
 import time
 import traceback
 from collections import Counter, deque
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-from .errors import KeyExists, UconDBNotFound
-from .store import Store
+from rra.ucondb.errors import KeyExists, UconDBNotFound
+from rra.ucondb.store import Store
 
-BAD_CHARS = re.compile(r"[<'>\\|]")
 FAULTS = ("503", "500", "hang", "reset", "hang_after")
 
 
@@ -38,11 +38,14 @@ class TestServer:
                  namespace="public", version="3.9.7", prefix="/app", host="127.0.0.1", port=0,
                  certfile=None, keyfile=None, readonly=False, latency_ms=0, p_503=0.0, p_hang=0.0,
                  p_reset=0.0, hang_s=5.0, seed=None, nonce_ttl=300.0):
-        self.store = Store(db, namespace=namespace, create=False)
-        for f in folders:
-            self.store.add_folder(f)
+        # One store per folder: the real server numbers versions and data rows per folder.
+        db = Path(db)
+        self.stores = {f: Store(db.with_name("%s.%s%s" % (db.stem, f, db.suffix)), namespace=namespace,
+                                create=False) for f in folders}
+        for f, store in self.stores.items():
+            store.add_folder(f)
             for o in objects or ():
-                self.store.add_object(f, o)
+                store.add_object(f, o)
         self.objects_on_demand = objects is None
         self.user, self._password, self.namespace, self.server_version = user, password, namespace, version
         self.prefix, self.readonly = prefix.rstrip("/"), readonly
@@ -217,12 +220,12 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "500":
             return self._send(*_app_error("injected failure"))
         if not split.path.startswith(app.prefix + "/"):
-            answer = (404, "text/plain", b"Not found")
+            answer = _text(404, "Not found")
         else:
             try:
-                answer = self._route(app, method, path, split.query, body)
+                answer = _Request(app, method, path, split.query, body, self).answer()
             except BadRequest as e:
-                answer = (400, "text/plain", str(e).encode())
+                answer = _bad_request(str(e))
             except Exception as e:  # what the real server does with anything uncaught
                 answer = _app_error(str(e), traceback.format_exc())
         if fault == "hang_after":  # done (and stored) but the answer never arrives
@@ -241,103 +244,214 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _route(self, app, method, path, query, body):
-        parts = [unquote(p) for p in path.strip("/").split("/")]
-        args = {}
+
+class _Request:
+    """One request, answered as UconDB 3.9.7's handler.py answers it (webpie underneath)."""
+
+    def __init__(self, app, method, path, query, body, handler):
+        self.app, self.method, self.body, self.handler = app, method, body, handler
+        # webpie hands the handler the path undecoded; query values are decoded.
+        op, _, self.relpath = path.strip("/").partition("/")
+        self.op = op
+        self.query = {}
         for k, v in parse_qsl(query, keep_blank_values=True):
-            args.setdefault(k, []).append(v)
-        head = [p for p in parts if "=" not in p]
-        for p in parts:
-            if "=" in p:
-                k, v = p.split("=", 1)
-                args.setdefault(k, []).append(v)
-        for k, vs in args.items():
-            if any(BAD_CHARS.search(v) for v in vs):
-                raise BadRequest(f"Invalid value for {k}")
-        if any(BAD_CHARS.search(p) for p in head):
-            raise BadRequest("Invalid value for path")
-        arg = lambda k, d=None: args.get(k, [d])[0]  # noqa: E731
-        store, op = app.store, head[0] if head else ""
+            self.query.setdefault(k, []).append(v)
+
+    def answer(self):
+        self._sanitize()
+        route = {("GET", "version"): self.version, ("GET", "folders"): self.folders,
+                 ("GET", "objects"): self.objects, ("GET", "versions"): self.versions,
+                 ("GET", "get_blob"): self.get_blob, ("GET", "get"): self.get, ("GET", "data"): self.get,
+                 ("POST", "data"): self.put, ("PUT", "data"): self.put, ("POST", "put"): self.put,
+                 ("PUT", "put"): self.put}.get((self.method, self.op))
+        return route() if route else _text(404, "Not found")
+
+    def _sanitize(self):
+        """webpie's @sanitize: the raw path and every query value, else 400 Invalid value for X."""
+        if any(c in self.relpath for c in SANITIZE):
+            raise BadRequest("Invalid value for %28relpath%29")
+        for k, vs in self.query.items():
+            if any(c in v for v in vs for c in SANITIZE):
+                raise BadRequest("Invalid value for " + k)
+
+    def arg(self, name, default=None):
+        return self.query.get(name, [default])[0]
+
+    def store(self, folder):
+        """The folder's store, or None; the real server also takes the namespace-qualified name."""
+        ns = self.app.namespace + "."
+        return self.app.stores.get(folder[len(ns):] if folder and folder.startswith(ns) else folder)
+
+    def params(self):
+        """handler.parseArgs: folder/object/name=value path elements, then the query; no repeats."""
+        d = {}
+        for w in self.relpath.split("/") if self.relpath else ():
+            if any(c in UNSAFE for c in w):
+                raise ValueError("Invalid path element")
+            k, eq, v = w.partition("=")
+            if not eq:
+                k, v = ("object" if "folder" in d else "folder"), w
+            if k in d:
+                raise ValueError("Value for %s specified twice in the URL" % k)
+            d[k] = v
+        for k, vs in self.query.items():
+            if k in d:
+                raise ValueError("Value for %s specified twice in the URL" % k)
+            d[k] = vs[0] if len(vs) == 1 else vs
+        for v in d.values():
+            if any("'" in x or ";" in x for x in (v if isinstance(v, list) else [v])):
+                raise ValueError("Invalid argument value")
+        return d
+
+    def version(self):
+        return _text(200, self.app.server_version)
+
+    def folders(self):
+        return _json(sorted(self.app.stores), length=True)
+
+    def objects(self):
+        store = self.store(self.arg("folder"))
+        if store is None:
+            raise AttributeError("'NoneType' object has no attribute 'listObjects'")
+        return _json(store.objects(store_folder(store)), length=True)
+
+    def versions(self):
+        folder, obj = self.arg("folder"), self.arg("object")
+        store = self.store(folder)
+        if store is None:
+            return _text(404, "Folder %s not found" % folder)
         try:
-            if method == "GET" and op == "version" and len(head) == 1:
-                return 200, "text/html", app.server_version.encode()
-            if method == "GET" and op == "folders":
-                return _json(store.folders())
-            if method == "GET" and op == "objects":
-                return _json(store.objects(arg("folder")))
-            if method == "GET" and op == "versions":
-                return _json([m.to_json() for m in store.versions(arg("folder"), arg("object"))])
-            if method == "GET" and op == "get_blob":
-                data_key = arg("data_key")
-                if not (data_key or "").isdigit():
-                    raise BadRequest("Invalid value for data_key")
-                return 200, "application/octet-stream", store.blob(data_key)
-            if method == "GET" and op in ("data", "get") and len(head) == 3:
-                return self._get(store, head[1], head[2], arg)
-            if method in ("POST", "PUT") and op == "data" and len(head) == 3:
-                return self._put(app, method, head[1], head[2], args, arg, body)
-        except UconDBNotFound as e:
-            return 404, "text/plain", e.message.encode()
-        except KeyExists as e:
-            return _app_error(e.message, "Traceback (most recent call last):\n  ...\nValueError: " + e.message)
-        return 404, "text/plain", b"Not found"
+            versions = store.versions(store_folder(store), obj)
+        except UconDBNotFound:
+            return _text(404, "Object %s not found" % obj)
+        return _json([m.to_json() for m in versions])
 
-    def _get(self, store, folder, obj, arg):
-        vid = arg("id")
-        if vid is not None and not vid.isdigit():
-            raise BadRequest("Invalid value for id")
-        if arg("key") is None and vid is None:
-            meta = store.versions(folder, obj)[0]  # no key: the newest version
-            data = store.blob(meta.data_key)
-        else:
-            data, meta = store.read(folder, obj, key=arg("key"), version_id=vid)
-        if arg("meta_only") == "yes":
+    def get_blob(self):
+        data_key, version_id = self.arg("data_key"), self.arg("version_id")
+        if (data_key is None) == (version_id is None):
+            return _text(400, "One and only one of data_key, version_id must be specified")
+        folder = self.arg("folder") or self.relpath
+        store = self.store(folder)
+        if store is None:
+            return _text(404, "Folder %s not found" % folder)
+        try:
+            if data_key is None:
+                data = store.read(store_folder(store), None, version_id=int(version_id))[0]
+            else:
+                data = store.blob(data_key)
+        except UconDBNotFound:
+            return _text(404, "Version not found" if data_key is None else "Data not found")
+        return 200, "application/octet-stream", data
+
+    def get(self):
+        p = self.params()
+        folder, obj = p.get("folder"), p.get("object")
+        if folder is None or obj is None:
+            return _text(400, "")
+        store = self.store(folder)
+        if p.get("id") is not None:  # by version id, whatever the object
+            vid = int(p["id"])
+            if store is None:
+                raise AttributeError("'NoneType' object has no attribute 'getVersionByID'")
+            try:
+                data, meta = store.read(store_folder(store), None, version_id=vid)
+            except UconDBNotFound:
+                if p.get("meta_only") == "yes":
+                    return _json({}, length=True)
+                raise AttributeError("'NoneType' object has no attribute 'Data'") from None
+            if p.get("meta_only") == "yes":
+                return _json(meta.to_json(), length=True)
+            return _text(200, data)
+        if store is None:
+            raise AttributeError("'NoneType' object has no attribute 'getObject'")
+        if not store.has_object(store_folder(store), obj):
+            raise AttributeError("'NoneType' object has no attribute 'getVersion'")
+        try:
+            if p.get("key") is not None:
+                data, meta = store.read(store_folder(store), obj, key=p["key"])
+            else:  # no key: the newest version
+                meta = store.versions(store_folder(store), obj)[0]
+                data = store.blob(meta.data_key)
+        except UconDBNotFound:
+            return _text(404, "Version not found")
+        if p.get("meta_only") == "yes":
             return _json(meta.to_json(), length=True)
-        headers = {"X-UConDB-version-id": meta.version_id, "X-UConDB-data-key": meta.data_key,
-                   "X-UConDB-version-key": meta.key or "", "X-UConDB-data-size": meta.size,
+        headers = {"X-UConDB-product-version": self.app.server_version,
+                   "X-UConDB-version-id": meta.version_id, "X-UConDB-data-key": meta.data_key,
+                   "X-UConDB-version-key": meta.key or "null", "X-UConDB-data-size": meta.size,
                    "X-UConDB-adler32": meta.adler32, "X-UConDB-tv": meta.tv, "X-UConDB-tr": meta.tr,
-                   "X-UConDB-metadata": json.dumps(meta.to_json())}
-        return 200, "application/octet-stream", data, headers
+                   "X-UConDB-metadata": json.dumps(meta.to_json()), "X-UConDB-metadata-format": "text/json"}
+        return 200, "application/octet-stream", data, headers, False
 
-    def _put(self, app, method, folder, obj, args, arg, body):
+    def put(self):
+        app, p = self.app, self.params()
         if app.readonly:
-            return 405, "text/plain", b"Method not allowed: read-only instance"
-        if not app.store.has_folder(folder):
-            return 404, "text/plain", b"Folder not found"
-        if not app.store.has_object(folder, obj):
-            if not app.objects_on_demand:
-                return 400, "text/plain", f"Object {obj} not found".encode()
-            app.store.add_object(folder, obj)
+            return _text(405, "Read-only instance")
+        store = self.store(p.get("folder"))
+        if store is None:
+            return _text(404, "Folder not found")
+        obj = p.get("object")
+        if obj is None:
+            return _text(400, "")
+        folder = store_folder(store)
         realm = f"{app.namespace}.{folder}"
-        verdict = app._check_auth(self.headers.get("Authorization"), method, self.path, realm)
+        verdict = app._check_auth(self.handler.headers.get("Authorization"), self.method,
+                                  self.handler.path, realm)
         if verdict != "ok":
             challenge = {"WWW-Authenticate": app._challenge(realm)} if verdict == "challenge" else {}
-            return 401, "text/plain", b"Authorization required", challenge
-        override = arg("override", "no")
-        if override not in ("yes", "no"):
-            raise BadRequest("Invalid value for override")
+            return 401, TEXT, b"Authorization required", challenge
+        if not store.has_object(folder, obj):
+            if not app.objects_on_demand:
+                raise AttributeError("'NoneType' object has no attribute 'createVersion'")
+            store.add_object(folder, obj)
+        tags = p.get("tag", [])
+        tags = [tags] if isinstance(tags, str) else tags
+        tv = float(p["tv"]) if p.get("tv") else 0.0
         try:
-            tv = float(arg("tv", 0.0))
-        except ValueError:
-            raise BadRequest("Invalid value for tv") from None
-        meta = app.store.put(folder, obj, arg("key"), body, args.get("tag", []), tv, override == "yes")
-        if arg("full_meta") == "yes":
+            meta = store.put(folder, obj, p.get("key"), self.body, tags, tv, p.get("override", "no") == "yes")
+        except KeyExists as e:
+            raise ValueError(e.message) from None
+        if p.get("full_meta", "no") == "yes":
             return _json(meta.to_json(), length=True)
-        return 200, "text/plain", str(meta.version_id).encode()
+        return _text(200, str(meta.version_id))
+
+
+TEXT, JSON = "text/html; charset=UTF-8", "text/json; charset=UTF-8"
+SANITIZE = "<'>\\|"     # webpie's @sanitize refuses these in the path and in query values
+UNSAFE = SANITIZE + ';"'  # handler.parseArgs refuses these in /data path elements
+
+
+def store_folder(store):
+    """The folder a per-folder store holds."""
+    return store.folders()[0]
+
+
+def _text(status, body):
+    """A plain answer: the real server sends text as text/html."""
+    return status, TEXT, body if isinstance(body, bytes) else body.encode()
 
 
 def _json(value, length=False):
     """text/json, streamed without Content-Length like the real server (unless asked)."""
-    return 200, "text/json", json.dumps(value).encode(), {}, length
+    return 200, JSON, json.dumps(value).encode(), {}, length
+
+
+def _bad_request(message):
+    """webob's 400 page, as webpie's @sanitize raises it."""
+    body = ("<html>\n <head>\n  <title>400 Bad Request</title>\n </head>\n <body>\n  <h1>400 Bad Request</h1>\n"
+            "  The server could not comply with the request since it is either malformed or otherwise "
+            "incorrect.\n%s\n\n\n </body>\n</html>" % message)
+    return 400, TEXT, body.encode()
 
 
 def _app_error(message, tb=""):
-    body = f"<html><body><h2>Application error</h2><h3>{message}</h3><pre>{tb}</pre></body></html>"
-    return 500, "text/html", body.encode()
+    body = ("<html><body><h2>Application error</h2>\n            <h3>%s</h3>\n            <pre>\n%s</pre>\n"
+            "            </body>\n            </html>" % (message, tb))
+    return 500, TEXT, body.encode()
 
 
 def main(argv=None):
-    """python -m rra.ucondb.testserver --port P --db FILE --folder F ... (for benches and manual tests)."""
+    """python tests/testserver.py --port P --db FILE --folder F ... (for benches and manual tests)."""
     p = argparse.ArgumentParser(description=main.__doc__)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
