@@ -11,7 +11,7 @@ import sys
 from doit import get_var
 
 import rules
-from rra import config, connect, exitcodes, log, reporter, shutdown
+from rra import config, connect, exitcodes, log, preflight, reporter, shutdown
 from rra.layout import Layout
 from rra.lock import ArchiverLock, LockedError
 
@@ -89,13 +89,30 @@ def workers(argv, default):
 
 
 WORKERS = workers(sys.argv[1:], CFG["app.parallel_workers"])
+# doit commands that run no task (besides the read-only ones)
+NO_TASKS = READ_ONLY | {"forget", "ignore", "reset-dep", "clean", "auto"}
+
+
+def runs_tasks(argv):
+    """True for a doit command that runs tasks (`doit`, `doit run`, `doit validate:12`...)."""
+    return not NO_TASKS.intersection(argv)
+
+
+def needs_ucondb(argv):
+    """Whether the tasks asked for reach UconDB (plain `doit` does; `doit import` does not)."""
+    groups = [a.partition(":")[0] for a in argv]
+    asked = [g for g in groups if g in rules.GROUPS or g in rules.ALIASES]
+    return not asked or any(g in ("ucondb", "validate", "migrate") for g in asked)
 
 
 def task_rra():
     """every stage of every run"""
     yield from rules.tasks(CFG, FORCED, full=bool(get_var("full", "")), counts=COUNTS, workers=WORKERS)
-    if COUNTS["runs"] > COUNTS["sealed"] + COUNTS["deferred"] and not READ_ONLY.intersection(sys.argv[1:]):
+    if COUNTS["runs"] > COUNTS["sealed"] + COUNTS["deferred"] and runs_tasks(sys.argv[1:]):
         connect.preload()  # runs to work on: import once, before doit forks its workers
+        problems = preflight.check(CFG, ucondb=needs_ucondb(sys.argv[1:]))
+        if problems:
+            fail("; ".join(problems))
     # Loading is done: collect garbage again while tasks run (a worker would otherwise grow
     # with every run it handles), but never scan the graph itself (nor copy its pages into
     # the forked workers by scanning it).

@@ -22,15 +22,15 @@ def make_records(out, count, first=1, lite=True, extra=()):
     return Path(out)
 
 
-def write_config(directory, records, ucon_url=None, user="writer", password="bench-pw"):
+def write_config(directory, records, ucon_url=None, user="writer", password="bench-pw", folder="test01"):
     path = Path(directory) / "config.yaml"
     path.write_text(
         "app:\n  work_dir: work\n  log_file: null\n  retry_delay_seconds: 0.2\n"
         "source_files:\n  run_records_dir: %s\n"
         "artdaq_db:\n  database_uri: filesystemdb://${app.work_dir}/artdaqdb\n"
-        "ucon_db:\n  server_url: %s\n  folder_name: test01\n"
+        "ucon_db:\n  server_url: %s\n  folder_name: %s\n"
         "  writer_user: %s\n  writer_password: %s\n"
-        % (records, ucon_url or "sqlite://${app.work_dir}/ucondb.sqlite", user, password))
+        % (records, ucon_url or "sqlite://${app.work_dir}/ucondb.sqlite", folder, user, password))
     return path
 
 
@@ -52,11 +52,11 @@ def _tree_rss_kb(pid):
     return total
 
 
-def run(cmd, cwd=ROOT, check=True):
+def run(cmd, cwd=ROOT, check=True, env=None):
     """(wall seconds, peak total RSS in MB, stdout) of one command."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=str(cwd), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, env=env)
     peak = [0]
 
     def sample():

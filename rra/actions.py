@@ -8,9 +8,11 @@ import logging
 
 from doit.exceptions import TaskFailed
 
+from .breaker import HeldBack
+
 log = logging.getLogger("rra")
 
-EXPECTED = (OSError, UnicodeError, MemoryError)
+EXPECTED = (OSError, UnicodeError, MemoryError, HeldBack)
 
 
 def expected_errors():
@@ -29,6 +31,8 @@ def run_step(stage, run, func, *args):
     """Call func(*args) for run; return TaskFailed with a one-line message on a known error."""
     try:
         func(*args)
+    except HeldBack as e:  # said once already, by the stage that tripped the breaker
+        return TaskFailed("[run %s] [%s] %s" % (run, stage, e))
     except Exception as e:
         if not isinstance(e, expected_errors()):
             raise

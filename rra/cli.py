@@ -44,13 +44,23 @@ def main(ctx, config_file, verbose):
 
 @main.command("check-config")
 @click.argument("cfg", required=False, type=click.Path(dir_okay=False))
+@click.option("--connect", is_flag=True,
+              help="also run the archiver's pre-flight: artdaqDB writable, schema.fcl, UconDB answers")
 @click.pass_obj
-def check_config(obj, cfg):
+def check_config(obj, cfg, connect):
     """Print the effective config (secrets masked); exit 1 with the problem if it is invalid."""
     cfg = config_mod.load(cfg or obj["config"])
     click.echo("# effective config from %s" % cfg.path)
     for key, value in cfg.masked().items():
         click.echo("%s: %s" % (key, value))
+    if connect:
+        from . import preflight
+        problems = preflight.artdaqdb_problems(cfg)
+        click.echo("# artdaqDB: %s" % ("; ".join(problems) or "ok"))
+        why = preflight.ucondb_problem(cfg)
+        click.echo("# UconDB: %s" % (why or "ok"))
+        if problems or why:
+            sys.exit(1)
 
 
 @main.command("fhiclize")

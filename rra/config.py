@@ -124,7 +124,8 @@ class Config:
 
     def masked(self):
         """Every value with secrets replaced, for printing and logs."""
-        return {k: ("********" if k in SECRETS and v else redact_url(v))
+        return {k: ("(unset: %s)" % v.reason if isinstance(v, MissingSecret) else
+                    "********" if k in SECRETS and v else redact_url(v))
                 for k, v in sorted(self.values.items())}
 
     def __repr__(self):
@@ -151,7 +152,8 @@ def load(path=None, env=None):
         raise ConfigError("%s: expected a mapping of sections (app, source_files, ...)" % path)
     flat = _flatten(raw)
     _warn_unused(flat, path)
-    expanded = {k: _expand(k, v, flat, env, path) for k, v in flat.items()}
+    expanded = {k: _expand_secret(k, v, flat, env, path) if k in SECRETS else _expand(k, v, flat, env, path)
+                for k, v in flat.items()}
     values = {}
     for key, (kind, default) in SCHEMA.items():
         if key in expanded and expanded[key] is not None or kind == LIST and key in expanded:
@@ -197,6 +199,28 @@ def _warn_unused(flat, path):
             log.warning("%s: %s is deprecated and ignored (%s)", path, key, DEPRECATED[old])
         else:
             log.warning("%s: unknown key %s is ignored", path, key)
+
+
+class MissingSecret(str):
+    """A secret whose ${VAR} is not set: empty, so reading works; a write says why it cannot.
+
+    `rra report` or `rra status` from a shell without UCONDB_PASSWORD must not fail for
+    want of a password they never use.
+    """
+
+    def __new__(cls, reason):
+        self = super().__new__(cls, "")
+        self.reason = reason
+        return self
+
+
+def _expand_secret(key, value, flat, env, path):
+    try:
+        return _expand(key, value, flat, env, path)
+    except ConfigError as e:
+        if "environment variable" not in str(e):
+            raise
+        return MissingSecret(str(e))
 
 
 def _expand(key, value, flat, env, path, seen=()):
@@ -257,7 +281,7 @@ def _typed(key, value, kind, path):
     if kind in (STR, PATH, URI, OPT_STR, OPT_PATH):
         if isinstance(value, (dict, list, bool)):
             raise bad()
-        return str(value)
+        return value if isinstance(value, MissingSecret) else str(value)
     if kind == BOOL:
         if isinstance(value, bool):
             return value

@@ -9,6 +9,7 @@ import sqlite3
 log = logging.getLogger("rra")
 _open = {}   # what this process opened, by URI
 _told = set()  # notices given once per process
+_listed = {}  # UconDB's keys at the start of the invocation, by (url, folder, object)
 
 
 def artdaqdb(cfg):
@@ -74,8 +75,7 @@ def sweep(cfg):
 def ucondb(cfg):
     """The UconDB client (or embedded store) of the config, opened once per process."""
     from .ucondb import UconDBError
-    key = ("ucondb", cfg["ucon_db.server_url"], cfg["ucon_db.folder_name"],
-           cfg["ucon_db.object_name"])
+    key = ("ucondb",) + _ucondb_key(cfg)
     if key not in _open:
         try:
             _open[key] = _open_ucondb(cfg)
@@ -85,12 +85,38 @@ def ucondb(cfg):
     return _open[key]
 
 
+def _ucondb_key(cfg):
+    return (cfg["ucon_db.server_url"], cfg["ucon_db.folder_name"], cfg["ucon_db.object_name"])
+
+
+def take_listing(cfg):
+    """Ask UconDB once what every key holds ({key: Meta}), for the stages of this invocation.
+
+    Called in doit's parent before it forks its workers, so each inherits it; a worker
+    without it (another start method) asks per run, which is slower but the same.
+    The listing's own client is closed here: no connection is shared across the fork.
+    """
+    with _open_ucondb(cfg) as db:
+        versions = db.versions()
+    _listed[_ucondb_key(cfg)] = {m.key: m for m in versions if m.key is not None}
+    return _listed[_ucondb_key(cfg)]
+
+
+def listed(cfg):
+    """The invocation's listing of UconDB keys, or None if none was taken."""
+    return _listed.get(_ucondb_key(cfg))
+
+
 def _open_ucondb(cfg):
     """The client warns on every run when TLS verification is switched off."""
+    from .config import MissingSecret
     from .ucondb import open_ucondb
+    password = cfg["ucon_db.writer_password"]
+    no_writer = password.reason if isinstance(password, MissingSecret) else None
     return open_ucondb(
         cfg["ucon_db.server_url"], cfg["ucon_db.folder_name"], cfg["ucon_db.object_name"],
-        user=cfg["ucon_db.writer_user"] or None, password=cfg["ucon_db.writer_password"] or None,
+        user=None if no_writer else cfg["ucon_db.writer_user"] or None, password=password or None,
+        no_writer=no_writer,
         timeout=cfg["ucon_db.timeout_seconds"], ca_bundle=cfg["ucon_db.ca_bundle"],
         verify_tls=cfg["ucon_db.verify_tls"], retries=cfg["app.run_process_retries"],
         retry_delay=cfg["app.retry_delay_seconds"])

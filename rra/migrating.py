@@ -2,9 +2,10 @@
 import hashlib
 import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
-from . import atomic, blob, connect, markers
+from . import atomic, blob, breaker, connect, markers
 from .discovery import seal
 from .urls import redact
 
@@ -25,10 +26,32 @@ def pack(cfg, run, artdaqdb_marker, blob_path):
 
 
 def upload(cfg, run, blob_path, marker_path):
-    """Put the blob under key=run unless UconDB already holds the same content."""
+    """Put the blob under key=run unless UconDB already holds the same content.
+
+    What UconDB holds comes from the invocation's one /versions listing when there is
+    one: a key it does not list is POSTed at once (one request), a listed key with the
+    same size and adler32 is adopted without a request, and only a listed key that
+    differs is downloaded to compare. A refusal or an outage trips the breaker.
+    """
     data = Path(blob_path).read_bytes()
+    with _breaker(cfg):
+        _upload(cfg, run, data, marker_path)
+
+
+def _upload(cfg, run, data, marker_path):
+    from .ucondb import KeyExists
     db, key = connect.ucondb(cfg), str(run)
-    found = adoptable(db, run, data)
+    listed = connect.listed(cfg)
+    if listed is not None and key not in listed:
+        try:
+            meta = db.put(key, data, tags=[key])
+        except KeyExists:
+            listed = None  # stored since the listing was taken: look at it as below
+        else:
+            log.info("[run %s] [ucondb] uploaded version %s", run, meta.version_id)
+            write_marker(cfg, run, meta, hashlib.md5(data).hexdigest(), False, marker_path)
+            return
+    found = adoptable(db, run, data, listed)
     if found is not None:
         meta, stored_md5, differ = found
         if not differ:
@@ -44,20 +67,36 @@ def upload(cfg, run, blob_path, marker_path):
     write_marker(cfg, run, meta, hashlib.md5(data).hexdigest(), False, marker_path)
 
 
+@contextmanager
+def _breaker(cfg):
+    """Hold this stage back if UconDB already refused or failed this invocation; trip on the first."""
+    from .ucondb import UconDBAuthError, UconDBConnectionError, UconDBTLSError
+    breaker.check(cfg.work_dir)
+    try:
+        yield
+    except (UconDBAuthError, UconDBConnectionError) as e:
+        # a refusal or a server that cannot be reached is the same for every run; a broken
+        # connection or a late answer may be one run's bad luck, so only those runs fail
+        if not isinstance(e, UconDBConnectionError) or e.unreachable or isinstance(e, UconDBTLSError):
+            breaker.trip(cfg.work_dir, e)
+        raise
+
+
 def adler32(data):
     """UconDB's integrity number (the server computes no MD5)."""
     from .ucondb.meta import adler32
     return adler32(data)
 
 
-def adoptable(db, run, data):
+def adoptable(db, run, data, listed=None):
     """(meta, its MD5, differing sections) of what key=run holds now; None if nothing.
 
     Same size and adler32, or the same sections apart from Packed on and
     hashes.fcl (a legacy upload), means no differing sections: adopt it.
+    listed: the invocation's listing ({key: Meta}), consulted instead of asking.
     """
     key = str(run)
-    meta = db.meta(key)
+    meta = listed.get(key) if listed is not None else db.meta(key)
     if meta is None:
         return None
     if meta.size == len(data) and meta.adler32 == adler32(data):
@@ -93,7 +132,8 @@ def validate(cfg, run, blob_path, ucondb_marker, validated_path, content_checks=
         pass
     local = Path(blob_path).read_bytes()
     marker = markers.read(ucondb_marker)
-    data, meta = connect.ucondb(cfg).get(str(run))
+    with _breaker(cfg):
+        data, meta = connect.ucondb(cfg).get(str(run))
     got_md5 = hashlib.md5(data).hexdigest()
     problems = []
     if str(meta.version_id) != str(marker["version_id"]):

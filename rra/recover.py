@@ -35,6 +35,8 @@ def recover(cfg, stage="all", dry_run=False):
     """Check every run on disk against the databases; write the targets that hold."""
     layout = Layout(cfg.work_dir)
     out = Outcome()
+    if stage != "import":
+        connect.take_listing(cfg)  # one request for what UconDB holds, not one per run
     with tempfile.TemporaryDirectory(prefix=".recover.", dir=_mkdir(layout.work_dir)) as tmp:
         for rec in scan(cfg.run_records_dir):
             if rec.error:
@@ -74,7 +76,7 @@ def _recover_run(cfg, layout, rec, stage, scratch, out):
     importing.write_marker(cfg, state, importing.entity_md5s(fhiclset.read_manifest(fhicl_dir)),
                            marker)
     migrating.pack(cfg, run, marker, blob_path)
-    found = migrating.adoptable(connect.ucondb(cfg), run, blob_path.read_bytes())
+    found = migrating.adoptable(connect.ucondb(cfg), run, blob_path.read_bytes(), connect.listed(cfg))
     if found is None or found[2]:
         out.to_migrate.append(run)
         if not scratch:

@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from doit.exceptions import UnmetDependency
 from doit.reporter import ConsoleReporter
 
-from . import atomic, discovery
+from . import atomic, breaker, discovery
 from .layout import Layout
 
 PERIOD = 30.0  # seconds between progress lines when stdout is not a terminal
@@ -81,9 +81,13 @@ class Reporter(ConsoleReporter):
             if key:
                 self._count(task, "blocked")
             return
-        self.failures.append({"task": task, "exception": fail})
         lines = fail.get_msg().strip().splitlines()
         message = lines[-1] if lines else fail.get_name()
+        if breaker.PREFIX in message:  # the breaker said why once; these wait for the next tick
+            if key:
+                self._count(task, "held back")
+            return
+        self.failures.append({"task": task, "exception": fail})
         self._clear_progress()
         self.write("FAILED %s: %s\n" % (task.name, message))
         if key:
@@ -155,8 +159,12 @@ class Reporter(ConsoleReporter):
             self.write("Execution aborted.\n%s\n" % "\n".join(self.runtime_errors))
         for stage in sorted({stage for stage, _ in self.counts}):
             parts = ["%d %s" % (self.counts[stage, k], k)
-                     for k in ("done", "failed", "blocked", "up to date") if self.counts[stage, k]]
+                     for k in ("done", "failed", "held back", "blocked", "up to date")
+                     if self.counts[stage, k]]
             self.write("%-9s %s\n" % (stage + ":", ", ".join(parts)))
+        held = breaker.reason(self.layout.work_dir) if self.layout is not None else None
+        if held:
+            self.write("UconDB: %s; every upload waits for the next invocation\n" % held)
         if self.found.get("deferred"):
             self.write("%d more runs wait for the next invocation (app.batch_size)\n"
                        % self.found["deferred"])

@@ -89,18 +89,39 @@ def test_end_to_end_over_http_with_digest_auth(tmp_path, server):
     assert server.count() == requests_before  # a no-op talks to nobody
 
 
-def test_bad_password_fails_each_run_with_one_clear_line(tmp_path, server):
-    records = make_records(tmp_path / "records", 1300, 2)
+def test_bad_password_is_one_clear_line_and_stops_sending(tmp_path, server):
+    """The first 401 trips the breaker: one FAILED line, the other runs wait, nothing more is sent."""
+    records = make_records(tmp_path / "records", 1300, 3)
     cfg = write_config(tmp_path, records, ucon=(server.url, "writer", "wrong-Pass-77"))
     out = doit(cfg)
     assert out.returncode == 1
     fails = [l for l in out.stdout.splitlines() if l.startswith("FAILED")]
-    assert [f.split(":")[0] + ":" + f.split(":")[1] for f in fails] == [
-        "FAILED ucondb:1300", "FAILED ucondb:1301"]
-    assert all("writer" in f and "401" in f or "uthori" in f for f in fails), fails
+    assert [f.split(":")[0] + ":" + f.split(":")[1] for f in fails] == ["FAILED ucondb:1300"]
+    assert "writer" in fails[0] and "401" in fails[0] and "folder test01" in fails[0]
+    assert "ucondb:   1 failed, 2 held back" in out.stdout
+    assert "UconDB: 401 Unauthorized" in out.stdout and "waits for the next invocation" in out.stdout
+    assert server.count("POST") <= 2  # one upload and its digest challenge, then silence
     assert "wrong-Pass-77" not in out.stdout + out.stderr
     assert "Traceback" not in out.stdout + out.stderr
-    assert "validate: 2 blocked" in out.stdout
+    assert "validate: 3 blocked" in out.stdout
+    assert all((tmp_path / "work" / "runs" / str(r) / "blob.txt").exists() for r in (1300, 1301, 1302))
+    fixed = write_config(tmp_path, records, ucon=(server.url, "writer", PASSWORD))
+    again = doit(fixed)  # the next invocation sends again
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "validate: 3 done" in again.stdout
+
+
+def test_a_server_that_is_down_is_one_line(tmp_path):
+    """Pre-flight: a UconDB that does not answer is said once; imports go on; exit 1."""
+    records = make_records(tmp_path / "records", 1310, 3)
+    cfg = write_config(tmp_path, records, ucon=("http://127.0.0.1:9/app", "writer", PASSWORD))
+    out = doit(cfg)
+    assert out.returncode == 1
+    assert [l for l in out.stdout.splitlines() if l.startswith("FAILED")] == []
+    assert out.stderr.count("ERROR") == 1 and "ERROR UconDB: GET failed: cannot reach UconDB" in out.stderr
+    assert "ucondb:   3 held back" in out.stdout
+    adb = open_artdaqdb("filesystemdb://%s" % (tmp_path / "work" / "artdaqdb"))
+    assert adb.runs() == [1310, 1311, 1312]  # imported meanwhile
 
 
 def legacy_like(blob):

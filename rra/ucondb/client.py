@@ -10,6 +10,7 @@ from dataclasses import replace
 from urllib.parse import quote, unquote, urlsplit
 
 import requests
+import urllib3
 from requests.auth import HTTPDigestAuth
 
 from .errors import (KeyExists, UconDBAuthError, UconDBConnectionError, UconDBError, UconDBIntegrityError,
@@ -44,13 +45,14 @@ class UconDB:
     """One folder/object of a UconDB server: versions(), keys(), get(), put()."""
 
     def __init__(self, server_url, folder, object, user=None, password=None, timeout=30.0,
-                 ca_bundle=None, verify_tls=True, retries=3, retry_delay=1.0):
+                 ca_bundle=None, verify_tls=True, retries=3, retry_delay=1.0, no_writer=None):
         parts = urlsplit(server_url)
         if parts.username and user is None:  # credentials in the URL: use them, never show them
             user, password = unquote(parts.username), unquote(parts.password or "")
         self.url = redact(server_url).rstrip("/")
         self.folder, self.object, self.user = folder, object, user
         self.timeout, self.retries, self.retry_delay = timeout, int(retries), float(retry_delay)
+        self.no_writer = no_writer  # why there is no writer (e.g. its password is unset)
         self._auth = HTTPDigestAuth(user, password) if user else None
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "rra-ucondb"
@@ -137,7 +139,9 @@ class UconDB:
     def put(self, key, data, tags=None, override=False, tv=None):
         """Store data under key and return its Meta; retries never create a second version."""
         if self._auth is None:
-            raise UconDBAuthError(f"no writer user configured: cannot write to folder {self.folder}", self.url)
+            raise UconDBAuthError(f"cannot write to folder {self.folder}: "
+                                  f"{self.no_writer or 'no writer user configured (ucon_db.writer_user)'}",
+                                  self.url)
         data = bytes(data)
         tags = (tags,) if isinstance(tags, str) else tuple(tags or ())
         params = [("key", str(key))] + [("tag", str(t)) for t in tags]
@@ -240,10 +244,17 @@ class UconDB:
         except requests.exceptions.SSLError as e:
             raise UconDBTLSError(f"TLS failure talking to UconDB ({_reason(e)}); if the server uses a site CA, "
                                  f"set ca_bundle to its certificate file", url) from None
+        except requests.ConnectTimeout:
+            err = UconDBTimeout(f"{method} could not connect within {self.timeout}s", url)
+            err.unreachable = True
+            raise err from None
         except requests.Timeout:
             raise UconDBTimeout(f"{method} got no answer within {self.timeout}s", url) from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as e:
-            raise UconDBConnectionError(f"{method} failed: cannot reach UconDB ({_reason(e)})", url) from None
+            err = UconDBConnectionError(f"{method} failed: cannot reach UconDB ({_reason(e)})", url)
+            err.unreachable = isinstance(getattr(e.args[0] if e.args else None, "reason", None),
+                                         urllib3.exceptions.NewConnectionError)
+            raise err from None
         if r.status_code == 200:
             return r
         raise self._status_error(r, method)

@@ -12,7 +12,13 @@ class UconDBError(Exception):
 
 
 class UconDBConnectionError(UconDBError):
-    """The server could not be reached or did not answer properly (retried before raising)."""
+    """The server could not be reached or did not answer properly (retried before raising).
+
+    unreachable: no connection could be made at all (refused, no route, unknown host,
+    connect timeout), as opposed to a connection that broke or an answer that was late.
+    """
+
+    unreachable = False
 
 
 class UconDBTimeout(UconDBConnectionError):

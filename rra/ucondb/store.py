@@ -193,6 +193,15 @@ class EmbeddedUconDB:
     def __repr__(self):
         return f"EmbeddedUconDB({self.store.path!r}, folder={self.folder!r}, object={self.object!r})"
 
+    def close(self):
+        """Nothing to release: every call opens and closes its own connection."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def version(self):
         """Not a server: say so, with the SQLite version."""
         return f"embedded-sqlite-{sqlite3.sqlite_version}"

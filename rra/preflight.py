@@ -1,0 +1,61 @@
+"""Pre-flight: what every run of an invocation needs, checked once at its start.
+
+Without it, a missing schema.fcl, an artdaqDB that cannot be written or a UconDB that
+does not answer fails each run alike: an ERROR and a FAILED line per run, per tick.
+Here each is one line. The UconDB check is also the invocation's one /versions listing,
+which spares every run its own lookup (rra.migrating.upload).
+"""
+import logging
+import os
+
+from . import breaker, connect
+
+log = logging.getLogger("rra")
+
+
+def artdaqdb_problems(cfg):
+    """Lines saying why no run could be imported; empty if artdaqDB looks usable."""
+    problems = []
+    conf = cfg["artdaq_db.fcl_conf_dir"]
+    if conf and not os.path.isfile(os.path.join(conf, "schema.fcl")):
+        problems.append("artdaq_db.fcl_conf_dir %s holds no schema.fcl (point it at the directory of "
+                        "artdaq_database's schema.fcl, or remove the key to use the bundled one)" % conf)
+    uri = cfg["artdaq_db.database_uri"]
+    if uri.startswith("filesystemdb://"):
+        root = uri[len("filesystemdb://"):].rstrip("/") or "/"
+        probe = os.path.join(root, ".rra-tmp.preflight.%d" % os.getpid())  # swept if left behind
+        try:
+            os.makedirs(root, exist_ok=True)
+            with open(probe, "wb"):
+                pass
+            os.unlink(probe)
+        except OSError as e:
+            problems.append("artdaqDB %s cannot be written: %s (check artdaq_db.database_uri and the "
+                            "directory's owner and permissions)" % (root, e.strerror or e))
+    return problems
+
+
+def ucondb_problem(cfg):
+    """None if UconDB answers and its folder exists (and take the listing); else why not."""
+    from .ucondb import UconDBError
+    try:
+        connect.take_listing(cfg)
+    except UconDBError as e:
+        return str(e)
+    return None
+
+
+def check(cfg, ucondb=True):
+    """Run the checks at the start of an invocation with work to do.
+
+    Returns the artdaqDB problems (the invocation should stop). A UconDB problem is
+    logged once and trips the breaker: imports go on, uploads wait for the next tick.
+    """
+    breaker.reset(cfg.work_dir)
+    problems = artdaqdb_problems(cfg)
+    if ucondb and not problems:
+        why = ucondb_problem(cfg)
+        if why:
+            log.error("UconDB: %s; uploads wait for the next invocation", why)
+            breaker.trip(cfg.work_dir, why)
+    return problems
