@@ -14,6 +14,7 @@ configurations (tests/data/fixtures/daqinterface/). Output depends only on the a
     python tests/records.py OUT --stop 1019      # the stop transition of a running run
 """
 import argparse
+import functools
 import random
 import shutil
 import sys
@@ -48,14 +49,22 @@ def stop(out, *runs):
         meta = Path(out) / str(run) / "metadata.txt"
         if not meta.is_file():
             raise FileNotFoundError("no run record at %s" % meta.parent)
-        rng = random.Random(run)
-        ended = start_time(run) + timedelta(minutes=5 + rng.randrange(120), seconds=rng.randrange(60))
-        append(meta, "DAQInterface stop time", date_utc(ended))
-        append(meta, "Total events", str(rng.randrange(1000, 5000000)))
+        meta.chmod(0o644)
+        with open(meta, "a") as f:
+            f.write(stop_lines(run))
+        meta.chmod(0o444)
 
 
 def start_time(run):
     return EPOCH + timedelta(minutes=47 * (run % 100000))
+
+
+def stop_lines(run):
+    """What DAQInterface appends at the stop transition (the same for a run, however made)."""
+    rng = random.Random(run)
+    ended = start_time(run) + timedelta(minutes=5 + rng.randrange(120), seconds=rng.randrange(60))
+    return "\nDAQInterface stop time: %s\n\nTotal events: %d\n" % (date_utc(ended),
+                                                                  rng.randrange(1000, 5000000))
 
 
 def date_utc(t):
@@ -63,26 +72,20 @@ def date_utc(t):
     return t.strftime("%a %b ") + "%2d" % t.day + t.strftime(" %H:%M:%S UTC %Y")
 
 
-def append(path, key, value):
-    """One `key: value` line after a blank line; the file stays read-only as it was."""
-    path.chmod(0o644)
-    with open(path, "a") as f:
-        f.write("\n%s: %s\n" % (key, value))
-    path.chmod(0o444)
-
-
+@functools.lru_cache(maxsize=None)
 def processes(config, lite):
-    """(label, example file) of each artdaq process of a configuration, by label."""
+    """(label, FHiCL text) of each artdaq process of a configuration, by label."""
     found = []
     for path in (DAQI / "configs" / config).glob("*.fcl"):
         if path.stem.endswith("_standard"):
             continue  # included by the boardreaders, not a process of its own
         label = path.stem[:-len("_hw_cfg")] if path.stem.endswith("_hw_cfg") else path.stem
-        found.append((label, path))
+        found.append((label, path.read_text()))
     found.sort()
-    return found[:LITE_PROCESSES] if lite else found
+    return tuple(found[:LITE_PROCESSES] if lite else found)
 
 
+@functools.lru_cache(maxsize=None)
 def example(config, name, fallback):
     """A configuration's own copy of a DAQInterface example file, else the generic one."""
     own = DAQI / "configs" / config / name
@@ -96,24 +99,24 @@ def write_run(d, run, rng, lite, finished):
     d.mkdir(parents=True)
     procs = processes(config, lite)
     labels = [label for label, _ in procs]
-    files = {"%s.fcl" % label: path.read_text() for label, path in procs}
+    files = {"%s.fcl" % label: text for label, text in procs}
+    # metadata.txt as it is after the start transition (and the stop transition if finished)
+    meta = "%s\nDAQInterface start time: %s\n" % (metadata_text(run, config, labels, rng),
+                                                  date_utc(start_time(run)))
     files.update({
         "boot.txt": example(config, "boot.txt", "boot.txt").replace("${HOME}", HOME).replace("$HOME", HOME),
         "setup.txt": setup_text(run),
-        "settings.txt": (DAQI / "settings_example").read_text(),
+        "settings.txt": example(config, "settings_example", "settings_example"),
         "known_boardreaders_list.txt": example(config, "known_boardreaders_list_example",
                                                "known_boardreaders_list_example"),
         "ranks.txt": ranks_text(labels),
         "environment.txt": environment_text(run),
-        "metadata.txt": metadata_text(run, config, labels, rng),
+        "metadata.txt": meta + stop_lines(run) if finished else meta,
     })
     for name, text in files.items():
         path = d / name
         path.write_text(text)
         path.chmod(0o444)
-    append(d / "metadata.txt", "DAQInterface start time", date_utc(start_time(run)))
-    if finished:
-        stop(d.parent, run)
 
 
 def setup_text(run):
