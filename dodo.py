@@ -8,7 +8,7 @@ import gc
 import os
 import sys
 
-from doit import get_var
+from doit import get_initial_workdir, get_var
 
 import rules
 from rra import config, connect, exitcodes, log, preflight, reporter, shutdown
@@ -20,7 +20,8 @@ exitcodes.install()
 shutdown.install()
 
 # doit commands that only read: no lock, so `doit list` works while cron archives.
-READ_ONLY = {"list", "info", "help", "dumpdb", "tabcompletion", "strace"}
+# (`strace` runs tasks, so it takes the lock like a build.)
+READ_ONLY = {"list", "info", "help", "dumpdb", "tabcompletion"}
 
 
 def fail(message):
@@ -29,8 +30,12 @@ def fail(message):
 
 
 log.setup(verbose=bool(get_var("verbose", "")))  # so config warnings are shown as such
+if "clean" in sys.argv[1:]:
+    fail("doit clean removes nothing here: rra's targets are the archive's record (artdaqDB and "
+         "UconDB keep what was stored). To rebuild a run: run_archiver.sh --run R (or doit -a "
+         "validate:R); to rebuild the work dir from the databases: rra recover")
 try:
-    CFG = config.load(get_var("config", None))
+    CFG = config.load(get_var("config", None), cwd=get_initial_workdir())  # doit chdirs to dodo.py's dir
     if get_var("validate", ""):
         CFG.values["app.validate_blobs"] = True  # run_archiver.sh --validate
     LAYOUT = Layout(CFG.work_dir)
@@ -48,7 +53,7 @@ if not CFG.run_records_dir.is_dir():
 CHILD_OF_HOLDER = os.environ.get("RRA_LOCK_PARENT") == str(os.getppid())
 if not READ_ONLY.intersection(sys.argv[1:]) and not CHILD_OF_HOLDER:
     try:
-        LOCK = ArchiverLock(CFG["app.lock_file"]).acquire("doit")
+        LOCK = ArchiverLock(CFG["app.lock_file"], CFG.work_dir).acquire("doit")
     except LockedError as e:
         fail(e)
     connect.sweep(CFG)
@@ -60,7 +65,7 @@ DOIT_CONFIG = {
     "backend": "sqlite3",
     "check_file_uptodate": "md5",
     "continue": True,
-    "reporter": reporter.for_config(CFG, COUNTS),
+    "reporter": reporter.for_config(CFG, COUNTS, quiet=bool(get_var("quiet", ""))),
     "par_type": "process",
     "num_process": CFG["app.parallel_workers"] if CFG["app.parallel_workers"] > 1 else 0,
 }

@@ -32,9 +32,38 @@ if [[ -f "$ROOT/archiver.env" ]]; then
     set -a; source "$ROOT/archiver.env"; set +a
 fi
 
+usage() {
+    cat <<'EOF'
+Usage: run_archiver.sh [CONFIG.yaml] [flags] [doit arguments...]
+       run_archiver.sh --init-venv | --test [pytest arguments...] | --help
+
+Archives every run record that is out of date (doit on dodo.py). Without CONFIG the
+config is $RRA_CONFIG, else ./config.yaml of the current directory; the bundled template
+only when started from the repository directory itself.
+
+  --incremental            the default (accepted for legacy cron lines)
+  --import-only            fhiclize + artdaqdb only (--retry-failed-import: the same)
+  --migrate-only           blob + ucondb + validate (--retry-failed-migrate: the same)
+  --run R                  rebuild every target of run R (with --import-only: fhiclize, artdaqdb)
+  --dry-run                list every task that would run and "N runs, M tasks"; run nothing
+  --validate               also run the legacy content checks on validation
+  -n N                     N worker processes
+  -q, --quiet              no line per task and no progress: failures and the summary only
+  -v, --verbose            debug logging
+  --report-status          rra report (with --compare-state: rra report --live)
+  --compare-state          rra report --live
+  --recover-import-state   rra recover --stage import (with --dry-run: writes nothing)
+  --recover-migrate-state  rra recover --stage migrate (with --dry-run: writes nothing)
+
+Anything else goes to doit as it is (e.g. list, validate:1234, full=1).
+Exit codes: 0 all done, 1 some runs failed or a known error, 2 an rra bug, 130 interrupted.
+EOF
+}
+
 case "${1:-}" in
     --init-venv) init_venv; exit 0 ;;
     --test) shift; ensure_venv; cd "$ROOT"; exec "$VENV/bin/python" -m pytest -q "$@" ;;
+    -h|--help) usage; exit 0 ;;
 esac
 
 ensure_venv
@@ -48,22 +77,27 @@ if [[ $# -gt 0 && "$1" != -* && "$1" != *=* && -f "$1" ]]; then
     shift
 fi
 
-# Legacy flags map onto the graph; anything else goes to doit as it is.
-tasks=() vars=() opts=() rra_cmd=() rra_opts=() run="" dry_run=""
+# Legacy flags map onto the graph; anything else goes to doit as it is. Flags are collected
+# first and make one command at the end, so their order does not matter.
+stages="" vars=() opts=() rra_opts=() run="" dry_run="" report="" live="" recover=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --incremental) ;;                                   # always incremental now
-        --import-only|--retry-failed-import) tasks+=(import) ;;
-        --migrate-only|--retry-failed-migrate) tasks+=(migrate) ;;
-        --report-status) rra_cmd=(report) ;;
-        --compare-state) rra_cmd=(report --live) ;;
-        --recover-import-state) rra_cmd=(recover --stage import) ;;
-        --recover-migrate-state) rra_cmd=(recover --stage migrate) ;;
+        --import-only|--retry-failed-import) stages=import ;;
+        --migrate-only|--retry-failed-migrate) stages=migrate ;;
+        --report-status) report=1 ;;
+        --compare-state) report=1; live=1 ;;
+        --recover-import-state) recover=import ;;
+        --recover-migrate-state) recover=migrate ;;
         --validate) vars+=(validate=1) ;;
         -v|--verbose) vars+=(verbose=1); rra_opts+=(-v) ;;
-        -n) opts+=(-n "$2"); shift ;;
+        -q|--quiet) vars+=(quiet=1) ;;
+        -h|--help) usage; exit 0 ;;
+        -n|--run)
+            [[ $# -ge 2 ]] || { echo "rra: $1 takes a number" >&2; exit 1; }
+            if [[ "$1" == -n ]]; then opts+=(-n "$2"); else run="$2"; fi
+            shift ;;
         -n*) opts+=("$1") ;;
-        --run) run="$2"; shift ;;
         --run=*) run="${1#--run=}" ;;
         --dry-run) dry_run=1 ;;
         *) opts+=("$1") ;;
@@ -72,17 +106,33 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -n "$config" ]] && vars+=("config=$config") && rra_opts+=(--config "$config")
 
-if [[ ${#rra_cmd[@]} -gt 0 ]]; then
-    exec "$VENV/bin/rra" "${rra_opts[@]}" "${rra_cmd[@]}"
+if [[ -n "$recover" ]]; then
+    exec "$VENV/bin/rra" "${rra_opts[@]}" recover --stage "$recover" ${dry_run:+--dry-run}
 fi
+if [[ -n "$report" ]]; then
+    exec "$VENV/bin/rra" "${rra_opts[@]}" report ${live:+--live}
+fi
+
+tasks=() forced=()
+[[ -n "$stages" ]] && tasks=("$stages")
 if [[ -n "$run" ]]; then
     [[ "$run" =~ ^[0-9]+$ ]] || { echo "rra: --run takes a run number, got '$run'" >&2; exit 1; }
-    opts+=(-a); tasks=("fhiclize:$run" "validate:$run")    # rebuild every target of the run
+    opts+=(-a)                                              # rebuild, even if up to date
+    if [[ "$stages" == import ]]; then
+        tasks=("fhiclize:$run" "artdaqdb:$run")
+    else
+        tasks=("fhiclize:$run" "validate:$run")             # the migrate stages need the import's
+    fi
+    forced=(--forced)
 fi
 doit=("$VENV/bin/doit" -f "$ROOT/dodo.py")
 if [[ -n "$dry_run" ]]; then
-    # what would run: tasks doit finds out of date (R), without running them
-    "${doit[@]}" list --all --status "${tasks[@]}" "${vars[@]}" | awk '$1 == "R" && $2 ~ /:/ {print $2}'
-    exit "${PIPESTATUS[0]}"
+    listed=()                                               # --run R: R's tasks; else all
+    if [[ -n "$run" ]]; then
+        for stage in fhiclize artdaqdb blob ucondb validate; do listed+=("$stage:$run"); done
+    fi
+    status="$("${doit[@]}" list --all --status "${listed[@]}" "${vars[@]}")" || exit $?
+    printf '%s\n' "$status" | "$VENV/bin/python" -m rra.dryrun --stages "${stages:-all}" "${forced[@]}"
+    exit $?
 fi
 exec "${doit[@]}" "${opts[@]}" "${tasks[@]}" "${vars[@]}"

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MAKE = ROOT.parent / "shared" / "tools" / "make_run_records.py"
+MAKE = ROOT / "tests" / "records.py"  # realistic run records
 
 
 # Runs the command in a fresh parent so RUSAGE_CHILDREN is that command's peak alone.

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from rra.fhicl import cppjson, to_document, to_fhicl
 
-SHARED = Path(__file__).resolve().parents[1].parent / 'shared'
-GOLDEN = SHARED / 'golden/artdaqdb/fhicl/input'
+DATA = Path(__file__).resolve().parents[1] / 'tests' / 'data'
+GOLDEN = DATA / 'golden/artdaqdb/fhicl/input'
 
 
 def generated(size=5 * 1024 * 1024):

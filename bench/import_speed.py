@@ -6,7 +6,7 @@
 
 The legacy path (conftoolp, one index rewrite per document) took 0.58 s per run.
 Target: the rate into the full archive is at least 2/3 of the rate into an empty one.
-Run records come from ../shared/tools/make_run_records.py --lite; each run's FHiCL set is
+Run records come from tests/records.py --lite; each run's FHiCL set is
 what rra.fhiclize makes of it (prepared before timing: only the store calls are timed).
 Timed twice: one store() per run (what a per-run build target does), and store_many() with
 --batch runs per call (one index rewrite per call, for bulk imports). The full archive is
@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-MAKE = ROOT.parent / "shared" / "tools" / "make_run_records.py"
+MAKE = ROOT / "tests" / "records.py"  # realistic run records
 
 from rra.artdaqdb import open_artdaqdb  # noqa: E402
 from rra.fhiclize import fhiclize_run  # noqa: E402

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MAKE = ROOT.parent / "shared" / "tools" / "make_run_records.py"
+MAKE = ROOT / "tests" / "records.py"  # realistic run records
 DOIT = [sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py")]
 
 

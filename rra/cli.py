@@ -4,6 +4,7 @@ from pathlib import Path
 
 import click
 
+from . import __version__
 from . import config as config_mod
 from . import log
 
@@ -33,8 +34,10 @@ class Group(click.Group):
 
 @click.group(cls=Group)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
-              help="config.yaml (default: $RRA_CONFIG, ./config.yaml, else the template)")
+              help="config.yaml (default: $RRA_CONFIG, else ./config.yaml; the template only from the "
+              "repository directory)")
 @click.option("-v", "--verbose", is_flag=True, help="debug logging")
+@click.version_option(__version__, prog_name="rra", message="%(prog)s %(version)s")
 @click.pass_context
 def main(ctx, config_file, verbose):
     """rra: the Run Record Archiver. `doit` runs the archive; this adds the tools around it."""
@@ -108,7 +111,7 @@ def recover_cmd(obj, stage, dry_run):
     from .lock import ArchiverLock, LockedError
     cfg = config_mod.load(obj["config"])
     log.setup(cfg, obj["verbose"])
-    lock = ArchiverLock(cfg["app.lock_file"])
+    lock = ArchiverLock(cfg["app.lock_file"], cfg.work_dir)
     try:
         lock.acquire("rra recover")
     except LockedError as e:

@@ -89,14 +89,24 @@ SECRETS = {"ucon_db.writer_password", "reporting.email.smtp_password",
 redact_url = redact  # the name the rest of rra knows it by
 
 
-def find_config(explicit=None, env=None):
-    """The config file to use: explicit, $RRA_CONFIG, ./config.yaml, else the template."""
+def find_config(explicit=None, env=None, cwd=None):
+    """The config file to use: explicit, $RRA_CONFIG, else config.yaml in cwd (where the command
+    was started; relative paths count from there too).
+
+    The template is used only from the repository directory itself (the README's first
+    command on a fresh clone): anywhere else a missing config.yaml is an error, so a cron
+    line without a config never archives the bundled examples.
+    """
     env = os.environ if env is None else env
+    cwd = Path(cwd or os.getcwd())
     for candidate in (explicit, env.get("RRA_CONFIG")):
         if candidate:
-            return Path(candidate)
-    if Path("config.yaml").is_file():
-        return Path("config.yaml")
+            return cwd / candidate
+    if (cwd / "config.yaml").is_file():
+        return cwd / "config.yaml"
+    if cwd.resolve() != TEMPLATE.parent:
+        raise ConfigError("no config.yaml in %s and RRA_CONFIG unset: name the config (run_archiver.sh "
+                          "FILE, rra --config FILE, doit config=FILE) or start from its directory" % cwd)
     log.warning("no config.yaml here and RRA_CONFIG unset: using the template %s", TEMPLATE)
     return TEMPLATE
 
@@ -132,9 +142,12 @@ class Config:
         return "Config(%s)" % self.path
 
 
-def load(path=None, env=None):
-    """Read, expand, type-check and resolve a config file; raise ConfigError on any problem."""
-    path = Path(path) if path else find_config(env=env)
+def load(path=None, env=None, cwd=None):
+    """Read, expand, type-check and resolve a config file; raise ConfigError on any problem.
+
+    cwd: where the command was started (doit changes to dodo.py's directory before loading it).
+    """
+    path = find_config(path, env=env, cwd=cwd)
     env = os.environ if env is None else env
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))

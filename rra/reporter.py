@@ -20,12 +20,13 @@ from .layout import Layout
 PERIOD = 30.0  # seconds between progress lines when stdout is not a terminal
 
 
-def for_config(cfg, found=None):
+def for_config(cfg, found=None, quiet=False):
     """A Reporter class bound to cfg (doit instantiates reporters itself).
 
     found: filled while the tasks load ({"runs": n, "sealed": n}).
+    quiet: no line per task and no progress (run_archiver.sh --quiet): failures and the summary.
     """
-    return type("Reporter", (Reporter,), {"cfg": cfg, "layout": Layout(cfg.work_dir),
+    return type("Reporter", (Reporter,), {"cfg": cfg, "layout": Layout(cfg.work_dir), "quiet": quiet,
                                           "found": found if found is not None else {}})
 
 
@@ -40,6 +41,7 @@ class Reporter(ConsoleReporter):
     cfg = None
     layout = None
     found = {}
+    quiet = False
 
     def __init__(self, outstream, options):
         super().__init__(outstream, options)
@@ -65,8 +67,9 @@ class Reporter(ConsoleReporter):
     def execute_task(self, task):
         if split(task.name):
             self.task_started[task.name] = time.monotonic()
-            self._clear_progress()
-            self.write(".  %s\n" % task.name)
+            if not self.quiet:
+                self._clear_progress()
+                self.write(".  %s\n" % task.name)
 
     def add_success(self, task):
         key = split(task.name)
@@ -130,7 +133,7 @@ class Reporter(ConsoleReporter):
 
     def _progress(self, final=False):
         now = time.monotonic()
-        if not final and now - self.last_progress < (0.5 if self.tty else PERIOD):
+        if self.quiet or not final and now - self.last_progress < (0.5 if self.tty else PERIOD):
             return
         self.last_progress = now
         elapsed = now - self.started

@@ -52,7 +52,8 @@ def tasks(cfg, forced=(), full=False, counts=None, workers=1):
     records = [r for r in records if not r.sealed]
     cap, later = cfg["app.batch_size"], []
     if cap and len(records) > cap:
-        later = [r for r in records if r.run not in forced][cap:]
+        later = [r for r in records if r.run not in forced][cap:]  # forced runs never wait
+    if later:
         log.info("app.batch_size=%d: %d more runs wait for the next invocation (from run %d)",
                  cap, len(later), later[0].run)
         waiting = {r.run for r in later}  # (a set: comparing records themselves is quadratic and slow)

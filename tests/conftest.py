@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+import records
+
 ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"  # golden files and fixtures, copied from ../shared (see its README.md)
 SHARED = ROOT.parent / "shared"
-MAKE_RECORDS = SHARED / "tools" / "make_run_records.py"
 REFERENCE = SHARED / "reference"  # the real UconDB server and the real C++ artdaq_database
 
 
@@ -21,16 +23,15 @@ def need_reference(part):
 
 
 def make_records(out, first=1000, count=5, *extra):
-    """Realistic run records from the shared generator."""
-    subprocess.run([sys.executable, str(MAKE_RECORDS), str(out), "--first", str(first),
-                    "--count", str(count), *map(str, extra)], check=True,
-                   stdout=subprocess.DEVNULL)
+    """Realistic run records (tests/records.py); extra: its command-line options, e.g. "--lite"."""
+    args = ["--first", str(first), "--count", str(count), *map(str, extra)]
+    assert records.main([str(out), *args]) == 0
     return Path(out)
 
 
 def stop_run(out, run):
-    subprocess.run([sys.executable, str(MAKE_RECORDS), str(out), "--stop", str(run)],
-                   check=True, stdout=subprocess.DEVNULL)
+    """The stop transition of a running run: its metadata.txt gets the stop time."""
+    records.stop(out, run)
 
 
 def write_config(directory, records, extra_app="", ucon=None):
@@ -62,11 +63,6 @@ def doit(cfg, *args, env=None, prefix=()):
     full_env = dict(os.environ, **(env or {}))
     full_env.pop("RRA_CONFIG", None)
     return subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=str(ROOT))
-
-
-@pytest.fixture
-def shared():
-    return SHARED
 
 
 UCON_PASSWORD = "test-Secret-4"

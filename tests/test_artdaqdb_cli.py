@@ -9,8 +9,8 @@ import pytest
 
 from rra.artdaqdb import open_artdaqdb
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-GOLDEN = SHARED / "golden/artdaqdb/legacy_pipeline"
+DATA = Path(__file__).resolve().parent / "data"  # copied from ../shared: data/README.md
+GOLDEN = DATA / "golden/artdaqdb/legacy_pipeline"
 STANDALONE = "from rra.artdaqdb.cli import artdaqdb; artdaqdb(prog_name='rra artdaqdb')"
 
 

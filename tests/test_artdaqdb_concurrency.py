@@ -11,8 +11,8 @@ from rra.artdaqdb.check import check
 from rra.fhicl import cppjson
 from rra.fhiclize import fhiclize_run
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-MAKE = SHARED / "tools/make_run_records.py"
+from conftest import make_records
+
 RUNS, PROCESSES, SHARED_RUNS = range(1, 201), 4, range(1, 11)
 KEYS = ("ouid", "version", "configurations.name", "entities.name", "aliases.active.name", "runs.name",
         "configurations.assigned")
@@ -82,8 +82,7 @@ def assert_invariants(db_path, expected):
 
 def test_four_processes_two_hundred_runs(tmp_path):
     records = tmp_path / "records"
-    subprocess.run([sys.executable, str(MAKE), str(records), "--first", "1", "--count", str(len(RUNS)), "--lite"],
-                   check=True, stdout=subprocess.DEVNULL)
+    make_records(records, 1, len(RUNS), "--lite")
     uri = "filesystemdb://%s" % (tmp_path / "db")
     slices = [[r for r in RUNS if r % PROCESSES == i] + list(SHARED_RUNS) for i in range(PROCESSES)]
     procs = [subprocess.Popen([sys.executable, "-c", WORKER, uri, str(records)] + [str(r) for r in s],
@@ -105,8 +104,7 @@ def test_four_processes_two_hundred_runs(tmp_path):
 @pytest.mark.parametrize("processes", [4])
 def test_same_run_from_many_processes_is_stored_once(tmp_path, processes):
     records = tmp_path / "records"
-    subprocess.run([sys.executable, str(MAKE), str(records), "--first", "50", "--count", "1", "--lite"],
-                   check=True, stdout=subprocess.DEVNULL)
+    make_records(records, 50, 1, "--lite")
     uri = "filesystemdb://%s" % (tmp_path / "db")
     procs = [subprocess.Popen([sys.executable, "-c", WORKER, uri, str(records), "50"], stdout=subprocess.PIPE,
                               text=True) for _ in range(processes)]

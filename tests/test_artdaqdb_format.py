@@ -10,8 +10,8 @@ from rra.artdaqdb import ArtdaqDBError, open_artdaqdb, redact
 from rra.artdaqdb import index, record, runs
 from rra.fhicl import cppjson
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-GOLDEN = SHARED / "golden/artdaqdb/legacy_pipeline/db"
+DATA = Path(__file__).resolve().parent / "data"  # copied from ../shared: data/README.md
+GOLDEN = DATA / "golden/artdaqdb/legacy_pipeline/db"
 TS = re.compile(rb'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}')
 
 
@@ -141,7 +141,7 @@ def test_system_metadata_one_line_format():
 
 def test_schema_rules_and_collections():
     rules = runs.schema_rules(runs.BUNDLED_SCHEMA.read_bytes())
-    assert (SHARED / "fixtures/artdaq_database/schema.fcl").read_bytes() == runs.BUNDLED_SCHEMA.read_bytes()
+    assert (DATA / "fixtures/artdaq_database/schema.fcl").read_bytes() == runs.BUNDLED_SCHEMA.read_bytes()
     assert len(rules) == 17 and rules[-2][0] == "SystemLayout"
     col = lambda e: runs.collection_of(e, rules)
     assert col("DataLogger1") == col("component07") == col("metadata") == col("RunHistory2") == "RunHistory"

@@ -10,9 +10,9 @@ from rra.artdaqdb import open_artdaqdb
 from rra.artdaqdb.check import check
 from rra.fhiclize import fhiclize_run
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-PIPELINE = SHARED / "golden/artdaqdb/legacy_pipeline"
-RECORDS = SHARED / "golden/fhiclize/run_records"
+DATA = Path(__file__).resolve().parent / "data"  # copied from ../shared: data/README.md
+PIPELINE = DATA / "golden/artdaqdb/legacy_pipeline"
+RECORDS = DATA / "golden/fhiclize/run_records"
 RUNS = list(range(1000, 1006))
 SECTION = re.compile(r"\n#####\n([^\n]+):\n#####\n")
 

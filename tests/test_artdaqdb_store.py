@@ -12,14 +12,8 @@ from rra.artdaqdb.filesystem import FilesystemDB
 from rra.fhicl import cppjson, to_document, to_fhicl
 from rra.fhiclize import fhiclize_run
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-MAKE = SHARED / "tools/make_run_records.py"
+from conftest import make_records, stop_run
 
-
-def make_records(out, first, count, *extra):
-    subprocess.run([sys.executable, str(MAKE), str(out), "--first", str(first), "--count", str(count), *extra],
-                   check=True, stdout=subprocess.DEVNULL)
-    return Path(out)
 
 
 def fhicl_set(records, run):
@@ -51,7 +45,7 @@ def test_first_store_then_nothing_then_the_stop_time(db, records, tmp_path):
     assert again.version is None and again.stored == () and again.stored_at == first.stored_at
     assert again.md5 == first.md5
 
-    subprocess.run([sys.executable, str(MAKE), str(records), "--stop", "2001"], check=True, stdout=subprocess.DEVNULL)
+    stop_run(records, 2001)
     config2, files2 = fhicl_set(records, 2001)
     changed = {n[:-4] for n in files2 if files2[n] != files.get(n)}
     assert "metadata" in changed and "RunHistory2" in changed

@@ -8,15 +8,16 @@ import pytest
 
 from rra.blob import TAIL, order, pack, parse_stamp, same_content, stamp, unpack
 
-GOLDEN = sorted(Path("/work/shared/golden/artdaqdb/legacy_pipeline/blobs").glob("*.blob"))
+GOLDEN = sorted((Path(__file__).resolve().parent / "data/golden/artdaqdb/legacy_pipeline/blobs")
+                .glob("*.blob"))  # copied from ../shared: data/README.md
 WHEN = datetime(2024, 11, 2, 9, 5, tzinfo=timezone.utc)
 FILES = {"boot.fcl": "\nboot: 1\n", "EventBuilder1.fcl": "eb", "component01.fcl": "c1", "hashes.fcl": "h",
          "RunHistory2.fcl": "stop", "metadata.fcl": "m", "schema.fcl": "s", "DataLogger1.fcl": "dl"}
 
 
-@pytest.mark.skipif(not GOLDEN, reason="golden legacy blobs not available")
 @pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.name)
 def test_golden_blobs_round_trip(path):
+    assert len(GOLDEN) == 6  # the six runs of golden/fhiclize
     blob = path.read_bytes()
     run, packed_on, files = unpack(blob)
     assert run == int(path.stem) and packed_on == "Nov 22 13:43"

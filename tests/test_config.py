@@ -146,11 +146,15 @@ def test_secrets_masked_and_urls_stripped(tmp_path):
 
 def test_find_config_order(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert config.find_config("x.yaml", env={"RRA_CONFIG": "y.yaml"}) == Path("x.yaml")
-    assert config.find_config(None, env={"RRA_CONFIG": "y.yaml"}) == Path("y.yaml")
-    assert config.find_config(None, env={}) == config.TEMPLATE
+    assert config.find_config("x.yaml", env={"RRA_CONFIG": "y.yaml"}) == tmp_path / "x.yaml"
+    assert config.find_config(None, env={"RRA_CONFIG": "y.yaml"}) == tmp_path / "y.yaml"
+    assert config.find_config("/etc/rra.yaml", env={}, cwd="/elsewhere") == Path("/etc/rra.yaml")
+    with pytest.raises(config.ConfigError, match="no config.yaml in %s and RRA_CONFIG unset" % tmp_path):
+        config.find_config(None, env={})  # not the repository: never the template
+    assert config.find_config(None, env={}, cwd=config.TEMPLATE.parent) == config.TEMPLATE
     write(tmp_path, MINIMAL)
-    assert config.find_config(None, env={}) == Path("config.yaml")
+    assert config.find_config(None, env={}) == tmp_path / "config.yaml"
+    assert config.find_config(None, env={}, cwd=str(tmp_path)) == tmp_path / "config.yaml"
 
 
 def run_rra(*args, cwd=None):

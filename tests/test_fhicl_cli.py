@@ -6,8 +6,8 @@ from click.testing import CliRunner
 
 from rra.fhicl.cli import fhicl
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-GOLDEN = SHARED / "golden/artdaqdb/fhicl"
+DATA = Path(__file__).resolve().parent / "data"  # copied from ../shared: data/README.md
+GOLDEN = DATA / "golden/artdaqdb/fhicl"
 SAMPLE = GOLDEN / "input/daqinterface/complex_subsystems/component03.fcl"
 EXPORTED = GOLDEN / "expected/daqinterface/complex_subsystems/component03.exported.fcl"
 
@@ -30,7 +30,7 @@ def test_to_json_and_back(tmp_path):
 
 def test_roundtrip_and_stored_record():
     assert run("roundtrip", SAMPLE).stdout_bytes == EXPORTED.read_bytes()
-    record = run("to-fhicl", SHARED / "fixtures/artdaq_database/stored_document_example.json")
+    record = run("to-fhicl", DATA / "fixtures/artdaq_database/stored_document_example.json")
     assert record.exit_code == 0 and record.stdout.startswith("\nservices: {\n")
 
 

@@ -6,10 +6,10 @@ import pytest
 
 from rra.fhicl import cppjson, to_document, to_fhicl
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-FCL2DBJSON = SHARED / "fixtures/artdaq_database/fcl2dbjson"
-GOLDEN = SHARED / "golden/artdaqdb/fhicl"
-DB = SHARED / "golden/artdaqdb/legacy_pipeline/db"
+DATA = Path(__file__).resolve().parent / "data"  # copied from ../shared: data/README.md
+FCL2DBJSON = DATA / "fixtures/artdaq_database/fcl2dbjson"
+GOLDEN = DATA / "golden/artdaqdb/fhicl"
+DB = DATA / "golden/artdaqdb/legacy_pipeline/db"
 
 
 def plain(document, keep_name=False):
@@ -121,7 +121,7 @@ def test_stored_records_match_our_conversion():
     """The run files that were stored convert to exactly what the C++ stored (comments too)."""
     stored = _stored()
     checked = 0
-    for path in sorted((SHARED / "golden/fhiclize").rglob("*.fcl")):
+    for path in sorted((DATA / "golden/fhiclize").rglob("*.fcl")):
         run = next(part for part in path.parts if part.isdigit())
         candidates = stored.get((run, path.stem), [])
         if not candidates:
@@ -135,7 +135,7 @@ def test_stored_records_match_our_conversion():
 
 
 def test_stored_record_example():
-    record = cppjson.loads((SHARED / "fixtures/artdaq_database/stored_document_example.json").read_bytes())
+    record = cppjson.loads((DATA / "fixtures/artdaq_database/stored_document_example.json").read_bytes())
     text = to_fhicl(record)
     assert text.startswith("\nservices: {\n") and to_fhicl(record["document"]) == text
     assert to_document(text)["document"]["data"] == record["document"]["data"]

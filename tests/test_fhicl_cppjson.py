@@ -5,17 +5,17 @@ import pytest
 
 from rra.fhicl import cppjson
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DATA = Path(__file__).resolve().parent / "data"  # copied from ../shared: data/README.md
 FILES = sorted(
-    list((SHARED / "golden/artdaqdb/legacy_pipeline/db").rglob("*.json"))
-    + list((SHARED / "fixtures/artdaq_database").rglob("*.json")))
+    list((DATA / "golden/artdaqdb/legacy_pipeline/db").rglob("*.json"))
+    + list((DATA / "fixtures/artdaq_database").rglob("*.json")))
 
 
 def test_corpus_found():
     assert len(FILES) >= 142
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(SHARED)))
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(DATA)))
 def test_roundtrip(path):
     data = path.read_bytes()
     assert cppjson.encode_bytes(cppjson.dumps(cppjson.loads(data))) == data

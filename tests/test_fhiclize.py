@@ -10,8 +10,10 @@ import pytest
 from rra.fhiclize import CONVERTERS, FhiclizeError, fhiclize_run
 from rra.fhiclize import boot, environment, history, lists, metadata, ranks, settings, setup, validity
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-GOLDEN = SHARED / "golden" / "fhiclize"
+from conftest import make_records, stop_run
+
+DATA = Path(__file__).resolve().parent / "data"  # copied from ../shared: data/README.md
+GOLDEN = DATA / "golden" / "fhiclize"
 RUNS = sorted(p.name for p in (GOLDEN / "run_records").iterdir())
 EXPECTED = [(run, f.name) for run in RUNS for f in sorted((GOLDEN / "expected" / run / "archive").iterdir())]
 
@@ -55,16 +57,14 @@ def test_golden_copies_config_name_and_set(golden, run):
 
 def test_generated_records_convert_without_warnings(tmp_path):
     """The record generator's runs (finished, running, lite, stopped later) all convert cleanly."""
-    tool = SHARED / "tools" / "make_run_records.py"
     for out, extra in ((tmp_path / "full", []), (tmp_path / "lite", ["--lite"])):
-        subprocess.run([sys.executable, str(tool), str(out), "--first", "1", "--count", "12", "--running", "3"] + extra,
-                       check=True)
+        make_records(out, 1, 12, "--running", 3, *extra)
         for run_dir in out.iterdir():
             result = fhiclize_run(run_dir)
             assert result.warnings == []
             assert result.files["RunHistory2.fcl"].startswith(b"DAQInterface_start_time: ")
     assert b"stop_time" not in fhiclize_run(tmp_path / "full" / "12").files["RunHistory2.fcl"]
-    subprocess.run([sys.executable, str(tool), str(tmp_path / "full"), "--stop", "12"], check=True)
+    stop_run(tmp_path / "full", 12)
     result = fhiclize_run(tmp_path / "full" / "12")
     assert b"\nDAQInterface_stop_time: " in result.files["RunHistory2.fcl"]
     assert b"\ntotal_events: " in result.files["metadata.fcl"]

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from conftest import AS_UNPRIVILEGED, ROOT, SHARED, doit, make_records, stop_run, write_config
+from conftest import AS_UNPRIVILEGED, ROOT, DATA, doit, make_records, stop_run, write_config
 
-GOLDEN = SHARED / "golden" / "fhiclize"
+GOLDEN = DATA / "golden" / "fhiclize"
 
 
 def executed(out):

@@ -4,7 +4,7 @@ import json
 import shutil
 
 
-from conftest import UCON_PASSWORD, SHARED, doit, make_records, stop_run, write_config
+from conftest import UCON_PASSWORD, DATA, doit, make_records, stop_run, write_config
 from rra.artdaqdb import open_artdaqdb, parse_timestamp
 from rra.blob import pack, stamp, unpack
 from rra.ucondb import open_ucondb
@@ -134,7 +134,7 @@ def legacy_like(blob):
 def test_switching_from_legacy_uploads_nothing_unchanged(tmp_path, server):
     """Blobs the legacy archiver uploaded (other packing minute, no hashes) are adopted."""
     records = tmp_path / "records"
-    shutil.copytree(SHARED / "golden" / "fhiclize" / "run_records", records)
+    shutil.copytree(DATA / "golden" / "fhiclize" / "run_records", records)
     earlier = tmp_path / "earlier"
     earlier.mkdir()
     assert doit(write_config(earlier, records), "blob").returncode == 0
@@ -156,7 +156,7 @@ def test_switching_from_legacy_uploads_nothing_unchanged(tmp_path, server):
 
 def test_legacy_api_mode_blobs_missing_files_are_completed(tmp_path, server):
     """The legacy API path dropped files no schema rule matched: those runs are re-uploaded."""
-    legacy = SHARED / "golden" / "artdaqdb" / "legacy_pipeline" / "blobs"
+    legacy = DATA / "golden" / "artdaqdb" / "legacy_pipeline" / "blobs"
     client = open_ucondb(server.url, "test01", "configuration", user="writer",
                          password=PASSWORD)
     old = {}
@@ -164,7 +164,7 @@ def test_legacy_api_mode_blobs_missing_files_are_completed(tmp_path, server):
         run = unpack(path.read_bytes())[0]
         old[run] = client.put(str(run), path.read_bytes(), tags=[str(run)]).version_id
     records = tmp_path / "records"
-    shutil.copytree(SHARED / "golden" / "fhiclize" / "run_records", records)
+    shutil.copytree(DATA / "golden" / "fhiclize" / "run_records", records)
     out = doit(write_config(tmp_path, records, ucon=(server.url, "writer", PASSWORD)))
     assert out.returncode == 0, out.stdout + out.stderr
     log = (tmp_path / "work" / "archiver.log").read_text()

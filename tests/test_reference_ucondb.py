@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, doit, make_records, stop_run, write_config
+from conftest import DATA, ROOT, doit, make_records, stop_run, write_config
 from rra.blob import pack, unpack
 from rra.ucondb import KeyExists, UconDBAuthError, UconDBNotFound, open_ucondb
 
@@ -43,9 +43,9 @@ def marker(tmp_path, run, name="ucondb.json"):
     return json.loads((tmp_path / "work" / "runs" / str(run) / name).read_text())
 
 
-def golden_records(tmp_path, shared):
+def golden_records(tmp_path):
     records = tmp_path / "records"
-    shutil.copytree(shared / "golden" / "fhiclize" / "run_records", records)
+    shutil.copytree(DATA / "golden" / "fhiclize" / "run_records", records)
     return records, sorted(int(p.name) for p in records.iterdir())
 
 
@@ -144,9 +144,9 @@ def test_validation_checks_md5_size_and_adler32(tmp_path, real_ucondb):
     assert "key 7400 points at version" in fail and "MD5" in fail
 
 
-def test_golden_records_legacy_adoption_and_recover(tmp_path, real_ucondb, shared):
+def test_golden_records_legacy_adoption_and_recover(tmp_path, real_ucondb):
     """Legacy blobs already there are adopted (no POST); a lost work dir is recovered, no upload."""
-    records, runs = golden_records(tmp_path, shared)
+    records, runs = golden_records(tmp_path)
     earlier = tmp_path / "earlier"
     earlier.mkdir()
     assert doit(write_config(earlier, records), "blob").returncode == 0

@@ -74,8 +74,9 @@ def test_run_archiver_sh_legacy_flags(tmp_path):
     assert {t.split(":")[0] for t in executed(out)} == {"fhiclize", "artdaqdb"}
     dry = sh(cfg, "--dry-run")
     assert dry.returncode == 0
-    assert dry.stdout.split() == ["%s:%d" % (s, r) for s in ("blob", "ucondb", "validate")
-                                  for r in (50, 51, 52)]
+    assert dry.stdout.splitlines() == ["%s:%d" % (s, r) for r in (50, 51, 52)
+                                       for s in ("blob", "ucondb", "validate")] + [
+        "dry run: 3 runs, 9 tasks would run (nothing was run)"]
     out = sh(cfg, "--migrate-only", "-n", "2")
     assert out.returncode == 0, out.stdout + out.stderr
     assert {t.split(":")[0] for t in executed(out)} == {"blob", "ucondb", "validate"}

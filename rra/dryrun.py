@@ -1,0 +1,47 @@
+"""`run_archiver.sh --dry-run`: every task that would run, from `doit list --all --status`.
+
+doit's status (R: out of date) names only the first task of a run that runs: the later
+stages look current until that task has rewritten their input. So once a stage of a run
+runs, every later stage of that run is listed too. Forced tasks (--run R) all run.
+
+    doit list --all --status ... | python -m rra.dryrun [--stages import] [--forced]
+"""
+import argparse
+import sys
+
+ORDER = ("fhiclize", "artdaqdb", "blob", "ucondb", "validate")
+STAGES = {"import": ORDER[:2], "migrate": ORDER, "all": ORDER}
+
+
+def would_run(lines, stages=ORDER, forced=False):
+    """[(run, stage)] in run order, then stage order, from doit's `list --all --status` lines."""
+    have, first = set(), {}
+    for line in lines:
+        status, _, name = line.strip().partition(" ")
+        stage, _, run = name.strip().partition(":")
+        if stage not in ORDER or not run.isdigit():
+            continue
+        run = int(run)
+        have.add((run, stage))
+        if status == "R" or forced:
+            first[run] = min(first.get(run, len(ORDER)), ORDER.index(stage))
+    return [(run, stage) for run in sorted(first) for stage in ORDER[first[run]:]
+            if (run, stage) in have and stage in stages]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--stages", choices=sorted(STAGES), default="all")
+    ap.add_argument("--forced", action="store_true", help="the listed tasks run even if up to date")
+    a = ap.parse_args(argv)
+    tasks = would_run(sys.stdin, STAGES[a.stages], a.forced)
+    for run, stage in tasks:
+        print("%s:%d" % (stage, run))
+    runs = len({run for run, _ in tasks})
+    print("dry run: %d run%s, %d task%s would run (nothing was run)"
+          % (runs, "" if runs == 1 else "s", len(tasks), "" if len(tasks) == 1 else "s"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
