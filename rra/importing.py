@@ -71,9 +71,12 @@ def _store_many(db, run, todo):
     is what batches are there to avoid.
     """
     from .actions import expected_errors
+    from .shutdown import stopping
     while True:
         try:
-            return todo, db.store_many([(r, c, f) for r, c, f, _ in todo])
+            results = {r.run: r for r in db.store_many([(r, c, f) for r, c, f, _ in todo], stop=stopping)}
+            todo = [t for t in todo if t[0] in results]  # after a Ctrl-C: the runs stored so far
+            return todo, [results[t[0]] for t in todo]
         except Exception as e:
             if len(todo) == 1 or not isinstance(e, expected_errors()):
                 raise

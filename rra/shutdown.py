@@ -24,6 +24,7 @@ _run_all = runner.Runner.run_all
 
 
 def stopping():
+    """True once Ctrl-C or SIGTERM asked this process to stop (long store batches check it)."""
     return bool(_signals)
 
 
@@ -37,6 +38,9 @@ def _on_signal(signum, frame):
     if len(_signals) == 1 and os.getpid() == _master:
         log.warning("%s: finishing the tasks in flight, then stopping (repeat twice within 2 s "
                     "to stop now)", signal.Signals(signum).name)
+        if signum == signal.SIGTERM:  # a Ctrl-C reaches the workers by itself; a kill does not
+            for child in multiprocessing.active_children():
+                os.kill(child.pid, signum)  # they finish their task, cutting a store batch short
     for r in _runners:
         r._stop_running = True
 

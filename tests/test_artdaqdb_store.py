@@ -219,3 +219,19 @@ def test_store_many_shares_one_index_write(db, monkeypatch):
     with pytest.raises(ArtdaqDBError, match="twice"):
         db.store_many([(4, "c", {"a.fcl": b"a: 1\n"}), (4, "c", {"a.fcl": b"a: 1\n"})])
     assert check(db) == []
+
+
+def test_a_stop_cuts_a_store_batch_short_and_leaves_it_whole(db):
+    """Ctrl-C during a 200-run batch: the runs made so far are stored, the rest left for later."""
+    runs = [(r, "c", {"a.fcl": b"a: %d\n" % r, "b.fcl": b"b: [1, 2]\n"}) for r in range(1, 7)]
+    asked = []
+
+    def stop():
+        asked.append(1)
+        return len(asked) >= 2  # the signal arrives while the second run is made
+    results = db.store_many(runs, stop=stop)
+    assert [r.run for r in results] == [1, 2]
+    assert db.runs() == [1, 2] and check(db) == []
+    rest = db.store_many(runs[2:])
+    assert [r.run for r in rest] == [3, 4, 5, 6] and db.runs() == [1, 2, 3, 4, 5, 6]
+    assert check(db) == []

@@ -9,6 +9,8 @@ import time
 import pytest
 
 from conftest import ROOT, make_records, write_config
+from rra.artdaqdb import open_artdaqdb
+from rra.artdaqdb.check import check
 from rra.ucondb import open_ucondb
 from testserver import TestServer
 
@@ -108,6 +110,30 @@ def test_one_signal_finishes_in_flight_saves_state_and_exits_130(tmp_path, slow_
     assert len(first | second) == 250
     assert validated(tmp_path, runs) == runs
     one_version_per_run(slow_server, runs)
+
+
+@pytest.mark.parametrize("workers", ["-n1", "-n2"])
+def test_a_signal_cuts_a_store_batch_short(tmp_path, workers):
+    """One SIGTERM during a big store batch: the runs made so far are stored, not all 120."""
+    records = make_records(tmp_path / "records", 400, 120)
+    cfg = write_config(tmp_path, records)
+    proc = doit_popen(cfg, workers, "import")
+    for line in proc.stdout:
+        if line.startswith(".  artdaqdb:"):
+            break
+    proc.send_signal(signal.SIGTERM)  # to doit alone: it passes it on to its workers
+    rest, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, rest + err
+    adb = open_artdaqdb("filesystemdb://%s" % (tmp_path / "work" / "artdaqdb"))
+    stored = adb.runs()
+    assert 0 < len(stored) < 120, "the whole batch was stored after the signal"
+    assert check(adb) == []
+    code, out, err = run_doit(cfg, workers, "import")
+    assert code == 0, out + err
+    assert adb.runs() == list(range(400, 520))
+    assert all(adb.latest(r).version == "%d/%s" % (r, adb.latest(r).configuration.split("/", 1)[1])
+               for r in stored)  # stored once: no second version for the runs cut short before
+    assert check(adb) == []
 
 
 def test_three_signals_stop_now_and_a_rerun_converges(tmp_path, slow_server):

@@ -112,8 +112,8 @@ class ConftoolpDB(ArtdaqDB):
         return {'%s.fcl' % entity: self._read(state.configuration, entity, entry.collection, 'origin', run)
                 for entity, entry in state.entities.items()}
 
-    def _write(self, batch):
-        return {entry[0]: self._write_run(*entry) for entry in batch}
+    def _write(self, batch, stop=None):
+        return _each_run(self._write_run, batch, stop)
 
     def _write_run(self, run, configuration, version, items, md5s):
         stamp = timestamp()
@@ -186,8 +186,8 @@ class ToolsDB(ArtdaqDB):
             raise self.error('%s exited %d: %s' % (name, done.returncode, tail[0].replace(self.uri, self.safe_uri)),
                              run)
 
-    def _write(self, batch):
-        return {entry[0]: self._write_run(*entry) for entry in batch}
+    def _write(self, batch, stop=None):
+        return _each_run(self._write_run, batch, stop)
 
     def _write_run(self, run, configuration, version, items, md5s):
         if version != configuration:
@@ -226,3 +226,13 @@ class ToolsDB(ArtdaqDB):
         if missing:  # bulkdownloader exits 0 even when reads fail
             raise self.error('bulkdownloader did not export %s' % ', '.join(sorted(missing)), run)
         return sorted(written)
+
+
+def _each_run(write_run, batch, stop):
+    """{run: stamp} of write_run for each run of batch, until stop() says True."""
+    stamps = {}
+    for entry in batch:
+        stamps[entry[0]] = write_run(*entry)
+        if stop is not None and stop():
+            break
+    return stamps

@@ -306,7 +306,7 @@ class FilesystemDB(ArtdaqDB):
         doc = lambda d: [(k, v) for k, v in d['document'].items() if k != 'search']
         return doc(stored) == doc(new) and stored.get('comments') == (new.get('comments') or NO_COMMENTS)
 
-    def _write(self, batch):
+    def _write(self, batch, stop=None):
         batches, stamps = {}, {}
         for run, configuration, version, items, md5s in batch:
             ts = stamps[run] = timestamp()
@@ -315,6 +315,8 @@ class FilesystemDB(ArtdaqDB):
                 record = build(converted, entity, collection, version, configuration, run, ts)
                 # Kept as bytes and index fields, not as the document's tree: 200 runs at once.
                 batches.setdefault(collection, []).append((fields(record), cppjson.encode_bytes(cppjson.dumps(record))))
+            if stop is not None and stop():
+                break  # store what is made; the rest of the batch waits for its own tasks
         self.ensure_metadata()
         order = sorted(batches, key=lambda c: (c == SCHEMA_COLLECTION, c))
         intent = self._begin({c: [f['oid'] for f, _ in batches[c]] for c in order},

@@ -251,11 +251,14 @@ class ArtdaqDB:
         """Archive a run's FHiCL set as configuration <run>/<config_name>; StoreResult says what was stored."""
         return self.store_many([(run, config_name, files)])[0]
 
-    def store_many(self, runs):
+    def store_many(self, runs, stop=None):
         """store() for several (run, config_name, files) at once: each index is rewritten once for all.
 
         For bulk imports: the index rewrite grows with the archive, so sharing it between runs keeps
         the per-run cost flat. The runs become visible together, when the call returns.
+        stop: a callable asked after each run's documents are made; when it says True, the runs
+        made so far are stored and the rest left out (a Ctrl-C need not wait for a whole batch
+        of 200). The results then leave the unstored runs out.
         """
         prepared = [(int(run), '%d/%s' % (int(run), config), read_files(files)) for run, config, files in runs]
         numbers = [run for run, _, _ in prepared]
@@ -275,15 +278,16 @@ class ArtdaqDB:
                 results.append(StoreResult(self.safe_uri, run, configuration, version, md5s,
                                            state.stored_at if version is None else None, tuple(todo)))
             try:
-                stamps = self._write(batch) if batch else {}
+                stamps = self._write(batch, stop) if batch else {}
             except OSError as e:
                 raise self.error('cannot write: %s' % (e.strerror or e), numbers[0] if len(numbers) == 1 else None,
                                  e.filename) from None
-        return [r if r.version is None else replace(r, stored_at=stamps[r.run]) for r in results]
+        return [r if r.version is None else replace(r, stored_at=stamps[r.run]) for r in results
+                if r.version is None or r.run in stamps]
 
-    def _write(self, batch):
+    def _write(self, batch, stop=None):
         """Store [(run, configuration, version, [(entity, collection, bytes or None for hashes)], md5s)];
-        returns {run: timestamp written}."""
+        returns {run: timestamp written} (a prefix of batch when stop() said True on the way)."""
         raise NotImplementedError
 
     def _same(self, state, entity, data):
