@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 USER, PASSWORD = "archiver", "archiver-secret"  # what setup.sh writes into the server config
@@ -67,7 +68,18 @@ class RealUconDB:
             shutil.rmtree(self.prefix, ignore_errors=True)
 
     def requests(self, method=None, path=""):
-        """(method, path, status) of each request the server logged since the last reset."""
+        """(method, path, status) of each request the server logged since the last reset.
+
+        webpie logs from its own threads, a moment after it answers: wait until the log
+        has stopped growing.
+        """
+        size, deadline = -1, time.monotonic() + 10
+        while time.monotonic() < deadline:
+            time.sleep(0.3)
+            now = self.log.stat().st_size
+            if now == size:
+                break
+            size = now
         text = self.log.read_bytes()[self._mark:].decode("utf-8", "replace")
         return [(m, p, int(st)) for m, p, st in LOGGED.findall(text)
                 if method in (None, m) and p.startswith(path)]

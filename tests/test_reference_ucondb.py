@@ -105,9 +105,13 @@ def test_first_archive_rerun_and_stop_time(tmp_path, real_ucondb):
     first = doit(cfg)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "validate: 5 done" in first.stdout
+    asked = real_ucondb.requests()
+    assert [s for _, _, s in asked].count(500) == 0  # no key lookup: one listing for all
+    assert [(p, s) for _, p, s in asked if p.startswith("/versions")] == [
+        ("/versions?folder=run_records&object=configuration", 404)]  # the brand-new object
+    assert len([p for m, p, s in asked if m == "POST" and s == 200]) == 5
     db = client(real_ucondb, writer=False)
     assert db.keys() == [str(r) for r in range(7300, 7305)]
-    assert [s for _, _, s in real_ucondb.requests()].count(500) == 1  # the first lookup only
 
     seen = len(real_ucondb.requests())
     again = doit(cfg)
