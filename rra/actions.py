@@ -22,9 +22,10 @@ def expected_errors():
     from .fhiclize import FhiclizeError
     from .fhiclset import DamagedSet
     from .migrating import ValidationError
+    from .runfiles import RunFilesError
     from .ucondb import UconDBError
     return EXPECTED + (ArtdaqDBError, FhiclError, FhiclizeError, UconDBError, ValidationError,
-                       DamagedSet)
+                       DamagedSet, RunFilesError)
 
 
 def run_step(stage, run, func, *args):

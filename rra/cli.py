@@ -125,7 +125,9 @@ def recover_cmd(obj, stage, dry_run):
     for title, runs in (("verified in artdaqDB", out.imported),
                         ("verified in UconDB", out.migrated),
                         ("left for doit to import", out.to_import),
-                        ("left for doit to migrate", out.to_migrate)):
+                        ("left for doit to migrate", out.to_migrate),
+                        ("verified in UconDB's files object", out.files),
+                        ("left for doit to archive the files of", out.to_files)):
         if runs:
             click.echo("%d runs %s%s: %s" % (len(runs), verb + " " if verb and "verified" in title
                                                else "", title, report.spell(report.ranges(runs), 8)))
@@ -134,6 +136,35 @@ def recover_cmd(obj, stage, dry_run):
     if not dry_run:
         click.echo("next: run `doit` to do the remaining work")
     sys.exit(1 if out.failed else 0)
+
+
+@main.command("restore")
+@click.argument("run", type=int)
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--version", "version", type=int, help="a version id (default: what key RUN holds now)")
+@click.pass_obj
+def restore_cmd(obj, run, out_dir, version):
+    """Rebuild run RUN's record into OUT_DIR (empty) from UconDB alone, byte for byte with mtimes."""
+    from . import restore
+    cfg = config_mod.load(obj["config"])
+    log.setup(cfg, obj["verbose"])
+    for line in restore.restore(cfg, run, out_dir, version):
+        click.echo(line)
+
+
+@main.command("diff")
+@click.argument("run", type=int)
+@click.option("--from", "old", type=int, help="older version id (default: the one before the newest)")
+@click.option("--to", "new", type=int, help="newer version id (default: the newest)")
+@click.option("--blob", is_flag=True, help="compare the configuration blobs, not the run record files")
+@click.pass_obj
+def diff_cmd(obj, run, old, new, blob):
+    """What changed between two archived versions of run RUN: a unified diff per file."""
+    from . import restore
+    cfg = config_mod.load(obj["config"])
+    log.setup(cfg, obj["verbose"])
+    old, new, text = restore.diff(cfg, run, old, new, "blob" if blob else "files")
+    click.echo(text or "versions %s and %s of run %s hold the same files" % (old, new, run), nl=not text)
 
 
 def _register():

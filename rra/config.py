@@ -50,6 +50,7 @@ SCHEMA = {
     "ucon_db.server_url": (URI, REQUIRED),
     "ucon_db.folder_name": (STR, REQUIRED),
     "ucon_db.object_name": (STR, "configuration"),
+    "ucon_db.files_object": (OPT_STR, None),
     "ucon_db.timeout_seconds": (NUM, 10),
     "ucon_db.writer_user": (OPT_STR, None),
     "ucon_db.writer_password": (OPT_STR, None),

@@ -72,49 +72,53 @@ def sweep(cfg):
             log.warning("artdaqDB leftovers not swept: %s", e)
 
 
-def ucondb(cfg):
-    """The UconDB client (or embedded store) of the config, opened once per process."""
+def ucondb(cfg, obj=None):
+    """The UconDB client (or embedded store) of the config, opened once per process.
+
+    obj: another object of the same folder (the run record files); one client each, and
+    each answers the folder's digest challenge once.
+    """
     from .ucondb import UconDBError
-    key = ("ucondb",) + _ucondb_key(cfg)
+    key = ("ucondb",) + _ucondb_key(cfg, obj)
     if key not in _open:
         try:
-            _open[key] = _open_ucondb(cfg)
+            _open[key] = _open_ucondb(cfg, obj)
         except sqlite3.Error as e:
             raise UconDBError("cannot open the embedded store: %s (check ucon_db.server_url)" % e,
                               cfg["ucon_db.server_url"]) from None
     return _open[key]
 
 
-def _ucondb_key(cfg):
-    return (cfg["ucon_db.server_url"], cfg["ucon_db.folder_name"], cfg["ucon_db.object_name"])
+def _ucondb_key(cfg, obj=None):
+    return (cfg["ucon_db.server_url"], cfg["ucon_db.folder_name"], obj or cfg["ucon_db.object_name"])
 
 
-def take_listing(cfg):
+def take_listing(cfg, obj=None):
     """Ask UconDB once what every key holds ({key: Meta}), for the stages of this invocation.
 
     Called in doit's parent before it forks its workers, so each inherits it; a worker
     without it (another start method) asks per run, which is slower but the same.
     The listing's own client is closed here: no connection is shared across the fork.
     """
-    with _open_ucondb(cfg) as db:
+    with _open_ucondb(cfg, obj) as db:
         versions = db.versions()
-    _listed[_ucondb_key(cfg)] = {m.key: m for m in versions if m.key is not None}
-    return _listed[_ucondb_key(cfg)]
+    _listed[_ucondb_key(cfg, obj)] = {m.key: m for m in versions if m.key is not None}
+    return _listed[_ucondb_key(cfg, obj)]
 
 
-def listed(cfg):
-    """The invocation's listing of UconDB keys, or None if none was taken."""
-    return _listed.get(_ucondb_key(cfg))
+def listed(cfg, obj=None):
+    """The invocation's listing of UconDB keys (of obj, default the configuration object), or None."""
+    return _listed.get(_ucondb_key(cfg, obj))
 
 
-def _open_ucondb(cfg):
+def _open_ucondb(cfg, obj=None):
     """The client warns on every run when TLS verification is switched off."""
     from .config import MissingSecret
     from .ucondb import open_ucondb
     password = cfg["ucon_db.writer_password"]
     no_writer = password.reason if isinstance(password, MissingSecret) else None
     return open_ucondb(
-        cfg["ucon_db.server_url"], cfg["ucon_db.folder_name"], cfg["ucon_db.object_name"],
+        cfg["ucon_db.server_url"], cfg["ucon_db.folder_name"], obj or cfg["ucon_db.object_name"],
         user=None if no_writer else cfg["ucon_db.writer_user"] or None, password=password or None,
         no_writer=no_writer,
         timeout=cfg["ucon_db.timeout_seconds"], ca_bundle=cfg["ucon_db.ca_bundle"],

@@ -41,9 +41,14 @@ def seal(path, sig):
 
 
 def is_sealed(run_dir, seal_path):
-    """Archived and validated from exactly the record as it is now: nothing to load for it."""
+    """Archived and validated from exactly the record as it is now: nothing to load for it.
+
+    seal_path: one path, or several in one string separated by NUL (each must carry the seal).
+    """
     try:
-        return os.stat(seal_path).st_mtime_ns == signature(run_dir)
+        sig = signature(run_dir)
+        paths = seal_path.split("\0") if isinstance(seal_path, str) else (seal_path,)
+        return all(os.stat(p).st_mtime_ns == sig for p in paths)
     except OSError:
         return False
 

@@ -28,6 +28,9 @@ def build(run, run_dir, fhicl_dir, enabled):
     result = fhiclize_run(Path(run_dir), enabled)
     for warning in result.warnings:
         log.warning("[run %s] [fhiclize] %s", run, warning)
+    if result.unconverted:  # artdaq_database never sees them; the files object keeps them, if set
+        log.info("[run %s] [fhiclize] not FHiCL, not in artdaqDB or the blob: %s", run,
+                 ", ".join(result.unconverted))
     manifest = {
         "run": int(run),
         "config_name": result.config_name,

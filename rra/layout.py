@@ -33,6 +33,10 @@ class Layout:
     def validated(self, run):
         return self.run_dir(run) / "validated.md5"
 
+    def files_marker(self, run):
+        """What UconDB's files object holds for the run (ucon_db.files_object), validated."""
+        return self.run_dir(run) / "files.json"
+
     def batch_lock(self, first_run):
         """Held while one task stores a batch, so its partners wait and then find their work done."""
         return self.work_dir / "locks" / ("batch-%d.lock" % first_run)

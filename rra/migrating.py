@@ -34,41 +34,49 @@ def upload(cfg, run, blob_path, marker_path):
     differs is downloaded to compare. A refusal or an outage trips the breaker.
     """
     data = Path(blob_path).read_bytes()
-    with _breaker(cfg):
+    with guarded(cfg):
         _upload(cfg, run, data, marker_path)
 
 
 def _upload(cfg, run, data, marker_path):
+    meta, stored_md5, adopted = put_or_adopt(connect.ucondb(cfg), run, data, connect.listed(cfg),
+                                             differences, "ucondb")
+    write_marker(cfg, run, meta, stored_md5, adopted, marker_path)
+
+
+def put_or_adopt(db, run, data, listed, compare, stage):
+    """(meta, MD5 of what the key holds, adopted) after making key=run hold data's content.
+
+    listed: the invocation's {key: Meta} (None: ask). compare(stored, ours) lists what
+    differs; nothing differing means adopt, something means a new version by override.
+    """
     from .ucondb import KeyExists
-    db, key = connect.ucondb(cfg), str(run)
-    listed = connect.listed(cfg)
+    key = str(run)
     if listed is not None and key not in listed:
         try:
             meta = db.put(key, data, tags=[key])
         except KeyExists:
             listed = None  # stored since the listing was taken: look at it as below
         else:
-            log.info("[run %s] [ucondb] uploaded version %s", run, meta.version_id)
-            write_marker(cfg, run, meta, hashlib.md5(data).hexdigest(), False, marker_path)
-            return
-    found = adoptable(db, run, data, listed)
+            log.info("[run %s] [%s] uploaded version %s", run, stage, meta.version_id)
+            return meta, hashlib.md5(data).hexdigest(), False
+    found = adoptable(db, run, data, listed, compare, stage)
     if found is not None:
         meta, stored_md5, differ = found
         if not differ:
-            write_marker(cfg, run, meta, stored_md5, True, marker_path)
-            return
+            return meta, stored_md5, True
         old = meta.version_id
         meta = db.put(key, data, tags=[key], override=True)
-        log.info("[run %s] [ucondb] replaced version %s by %s (override); differing: %s",
-                 run, old, meta.version_id, ", ".join(differ))
+        log.info("[run %s] [%s] replaced version %s by %s (override); differing: %s",
+                 run, stage, old, meta.version_id, ", ".join(differ))
     else:
         meta = db.put(key, data, tags=[key])
-        log.info("[run %s] [ucondb] uploaded version %s", run, meta.version_id)
-    write_marker(cfg, run, meta, hashlib.md5(data).hexdigest(), False, marker_path)
+        log.info("[run %s] [%s] uploaded version %s", run, stage, meta.version_id)
+    return meta, hashlib.md5(data).hexdigest(), False
 
 
 @contextmanager
-def _breaker(cfg):
+def guarded(cfg):
     """Hold this stage back if UconDB already refused or failed this invocation; trip on the first."""
     from .ucondb import UconDBAuthError, UconDBConnectionError, UconDBTLSError
     breaker.check(cfg.work_dir)
@@ -88,25 +96,26 @@ def adler32(data):
     return adler32(data)
 
 
-def adoptable(db, run, data, listed=None):
+def adoptable(db, run, data, listed=None, compare=None, stage="ucondb"):
     """(meta, its MD5, differing sections) of what key=run holds now; None if nothing.
 
-    Same size and adler32, or the same sections apart from Packed on and
-    hashes.fcl (a legacy upload), means no differing sections: adopt it.
-    listed: the invocation's listing ({key: Meta}), consulted instead of asking.
+    Same size and adler32, or nothing that compare (default: the blob's sections apart
+    from Packed on and hashes.fcl, as a legacy upload differs) finds different, means no
+    differing sections: adopt it. listed: the invocation's listing ({key: Meta}),
+    consulted instead of asking.
     """
     key = str(run)
     meta = listed.get(key) if listed is not None else db.meta(key)
     if meta is None:
         return None
     if meta.size == len(data) and meta.adler32 == adler32(data):
-        log.info("[run %s] [ucondb] already stored as version %s", run, meta.version_id)
+        log.info("[run %s] [%s] already stored as version %s", run, stage, meta.version_id)
         return meta, hashlib.md5(data).hexdigest(), []
     stored, meta = db.get(key)
-    differ = differences(stored, data)
+    differ = (compare or differences)(stored, data)
     if not differ:
-        log.info("[run %s] [ucondb] version %s differs only in Packed on/hashes.fcl: adopted",
-                 run, meta.version_id)
+        log.info("[run %s] [%s] version %s %s: adopted", run, stage, meta.version_id,
+                 "differs only in Packed on/hashes.fcl" if compare is None else "holds the same files")
     return meta, hashlib.md5(stored).hexdigest(), differ
 
 
@@ -132,7 +141,7 @@ def validate(cfg, run, blob_path, ucondb_marker, validated_path, content_checks=
         pass
     local = Path(blob_path).read_bytes()
     marker = markers.read(ucondb_marker)
-    with _breaker(cfg):
+    with guarded(cfg):
         data, meta = connect.ucondb(cfg).get(str(run))
     got_md5 = hashlib.md5(data).hexdigest()
     problems = []

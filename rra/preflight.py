@@ -40,6 +40,8 @@ def ucondb_problem(cfg):
     from .ucondb import UconDBError
     try:
         connect.take_listing(cfg)
+        if cfg["ucon_db.files_object"]:
+            connect.take_listing(cfg, cfg["ucon_db.files_object"])
     except UconDBError as e:
         return str(e)
     return None
@@ -52,6 +54,9 @@ def check(cfg, ucondb=True):
     logged once and trips the breaker: imports go on, uploads wait for the next tick.
     """
     breaker.reset(cfg.work_dir)
+    if cfg["ucon_db.files_object"] is None:  # absent, not set empty: say once what it offers
+        log.warning("ucon_db.files_object is not set: only what artdaq_database keeps is archived, not the "
+                 "run record files as written (set it, e.g. to run_record_files, for `rra restore`)")
     problems = artdaqdb_problems(cfg)
     if ucondb and not problems:
         why = ucondb_problem(cfg)

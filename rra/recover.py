@@ -14,7 +14,7 @@ from pathlib import Path
 
 import tempfile
 
-from . import connect, fhiclset, importing, migrating
+from . import connect, fhiclset, importing, migrating, recordfiles
 from .discovery import scan
 from .layout import Layout
 
@@ -29,6 +29,8 @@ class Outcome:
     to_import: list = field(default_factory=list)    # left for doit
     to_migrate: list = field(default_factory=list)
     failed: list = field(default_factory=list)       # (run, message)
+    files: list = field(default_factory=list)        # the files object holds the record as it is
+    to_files: list = field(default_factory=list)
 
 
 def recover(cfg, stage="all", dry_run=False):
@@ -37,6 +39,8 @@ def recover(cfg, stage="all", dry_run=False):
     out = Outcome()
     if stage != "import":
         connect.take_listing(cfg)  # one request for what UconDB holds, not one per run
+        if cfg["ucon_db.files_object"]:
+            connect.take_listing(cfg, cfg["ucon_db.files_object"])
     with tempfile.TemporaryDirectory(prefix=".recover.", dir=_mkdir(layout.work_dir)) as tmp:
         for rec in scan(cfg.run_records_dir):
             if rec.error:
@@ -66,7 +70,7 @@ def _recover_run(cfg, layout, rec, stage, scratch, out):
         out.to_import.append(run)
         if not scratch:
             _remove(layout.artdaqdb_marker(run), layout.blob(run), layout.ucondb_marker(run),
-                    layout.validated(run))
+                    layout.validated(run), layout.files_marker(run))
         return
     out.imported.append(run)
     if stage == "import":
@@ -80,7 +84,7 @@ def _recover_run(cfg, layout, rec, stage, scratch, out):
     if found is None or found[2]:
         out.to_migrate.append(run)
         if not scratch:
-            _remove(layout.ucondb_marker(run), layout.validated(run))
+            _remove(layout.ucondb_marker(run), layout.validated(run), layout.files_marker(run))
         return
     out.migrated.append(run)
     if scratch:
@@ -89,6 +93,12 @@ def _recover_run(cfg, layout, rec, stage, scratch, out):
     migrating.write_marker(cfg, run, meta, stored_md5, True, layout.ucondb_marker(run))
     migrating.validate(cfg, run, layout.blob(run), layout.ucondb_marker(run),
                        layout.validated(run), signature=rec.signature)
+    if cfg["ucon_db.files_object"]:
+        _remove(layout.files_marker(run))
+        if recordfiles.recover(cfg, run, rec.path, layout.files_marker(run), rec.signature):
+            out.files.append(run)
+        else:
+            out.to_files.append(run)
 
 
 def _mkdir(path):

@@ -14,9 +14,10 @@ from .discovery import is_sealed, signature
 from .layout import Layout
 
 SCHEMA_VERSION = 1
-STAGES = ("record", "fhiclize", "artdaqdb", "blob", "ucondb", "validate")
+STAGES = ("record", "fhiclize", "artdaqdb", "blob", "ucondb", "validate", "files")
 TITLES = {"record": "run records on disk", "fhiclize": "fhiclized", "artdaqdb": "in artdaqDB",
-          "blob": "blob packed", "ucondb": "in UconDB", "validate": "validated"}
+          "blob": "blob packed", "ucondb": "in UconDB", "validate": "validated",
+          "files": "record files kept"}
 
 
 def ranges(runs):
@@ -56,7 +57,10 @@ def collect(cfg, live=False):
     on_disk = _runs_on_disk(cfg.run_records_dir)
     worked = _runs_in(layout.runs_dir)
     targets = {"fhiclize": layout.fhicl_manifest, "artdaqdb": layout.artdaqdb_marker,
-               "blob": layout.blob, "ucondb": layout.ucondb_marker, "validate": layout.validated}
+               "blob": layout.blob, "ucondb": layout.ucondb_marker, "validate": layout.validated,
+               "files": layout.files_marker}  # counted only with ucon_db.files_object set
+    if not cfg["ucon_db.files_object"]:
+        del targets["files"]
     have = {stage: {r for r in worked if path(r).exists()} for stage, path in targets.items()}
     failed = _failures(layout, worked)
     changed = sorted(r for r in have["validate"] & on_disk.keys()
@@ -70,7 +74,7 @@ def collect(cfg, live=False):
         "work_dir": str(layout.work_dir),
         "run_records_dir": str(cfg.run_records_dir),
         "stages": dict([("record", _stage(on_disk))] +
-                       [(s, _stage(have[s])) for s in STAGES[1:]]),
+                       [(s, _stage(have[s])) for s in STAGES[1:] if s in have]),
         "failed": failed,
         "changed": changed,
         "not_archived": waiting,
@@ -112,7 +116,7 @@ def render(report, width=80):
     """The report as text that fits `width` columns."""
     lines = ["rra report - %s - %s" % (report["host"], report["generated"]), ""]
     lines.append("%-20s %7s  %-10s %s" % ("stage", "runs", "range", "gaps"))
-    for stage in STAGES:
+    for stage in (s for s in STAGES if s in report["stages"]):
         st = report["stages"][stage]
         span = "%s-%s" % (st["first"], st["last"]) if st["count"] else "-"
         lines.append("%-20s %7d  %-10s %s" % (TITLES[stage], st["count"], span,

@@ -8,16 +8,17 @@ import logging
 from rra.discovery import scan
 from rra.layout import Layout
 
-from . import artdaqdb, blob, fhiclize, ucondb, validate
+from . import artdaqdb, blob, files, fhiclize, ucondb, validate
 
-STAGES = (fhiclize, artdaqdb, blob, ucondb, validate)
+STAGES = (fhiclize, artdaqdb, blob, ucondb, validate, files)
 GROUPS = {stage.GROUP for stage in STAGES}
 ALIASES = {"import": ("fhiclize + artdaqdb for every run", ["fhiclize", "artdaqdb"]),
            "migrate": ("blob + ucondb + validate for every run (importing what is missing)",
                        ["validate"])}
-# validate:R pulls in R's whole chain; fhiclize then adds the runs whose record could
-# not even be read (they have no later stages).
-DEFAULT = ["validate", "fhiclize"]
+# validate:R pulls in R's whole chain; files:R (when ucon_db.files_object is set) archives
+# the record's originals; fhiclize then adds the runs whose record could not even be read
+# (they have no later stages).
+DEFAULT = ["validate", "files", "fhiclize"]
 BATCH = 200  # runs that may share one artdaqDB index write (see rra.importing.store)
 log = logging.getLogger("rra")
 
@@ -45,9 +46,15 @@ def tasks(cfg, forced=(), full=False, counts=None, workers=1):
     """
     layout = Layout(cfg.work_dir)
     runs_dir = str(layout.runs_dir)
+    keep_files = bool(cfg["ucon_db.files_object"])
+    if full:
+        seal_path = None
+    elif keep_files:  # sealed only once the originals are archived too
+        seal_path = ("{0}/{{0}}/validated.md5\0{0}/{{0}}/files.json".format(runs_dir)).format
+    else:
+        seal_path = "{}/{{}}/validated.md5".format(runs_dir).format
     records = scan(cfg.run_records_dir, cfg["app.settle_seconds"],
-                   cfg["app.exclude_most_recent_run"], forced=set(forced),
-                   seal_path=None if full else "{}/{{}}/validated.md5".format(runs_dir).format)
+                   cfg["app.exclude_most_recent_run"], forced=set(forced), seal_path=seal_path)
     sealed = sum(r.sealed for r in records)
     records = [r for r in records if not r.sealed]
     cap, later = cfg["app.batch_size"], []
@@ -69,6 +76,8 @@ def tasks(cfg, forced=(), full=False, counts=None, workers=1):
             rec.batch = batch
     for stage in STAGES:
         yield {"basename": stage.GROUP, "name": None, "doc": stage.DOC}
+        if stage is files and not keep_files:
+            continue
         for rec in records:
             if rec.error and stage is not fhiclize:
                 continue  # fhiclize:R alone reports an unreadable record

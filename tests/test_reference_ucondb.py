@@ -197,3 +197,26 @@ def test_report_live_against_the_real_server(tmp_path, real_ucondb):
     assert not any(live[k] for k in live if k.startswith("disagree")), live
     text = rra(cfg, "report", "--live")
     assert "UconDB 3 keys" in text.stdout, text.stdout
+
+
+def test_run_record_files_on_the_real_server(tmp_path, real_ucondb):
+    """ucon_db.files_object: a second object, restored byte for byte, old versions by id, diffed."""
+    records = make_records(tmp_path / "records", 7700, 2, "--running", 1)
+    (records / "7701" / "DAQInterface.log").write_bytes(b"\xff\xfe not utf-8\n")
+    cfg = config(tmp_path, records, real_ucondb)
+    cfg.write_text(cfg.read_text().replace("folder_name: run_records",
+                                           "folder_name: run_records\n  files_object: run_record_files"))
+    out = doit(cfg)
+    assert out.returncode == 0, out.stdout + out.stderr
+    files = open_ucondb(real_ucondb.url, "run_records", "run_record_files")
+    assert files.keys() == ["7700", "7701"]
+    before = {p.name: p.read_bytes() for p in (records / "7701").iterdir()}
+    first = files.meta("7701").version_id
+    stop_run(records, 7701)
+    assert doit(cfg).returncode == 0
+    assert len(files.versions()) == 3
+    restored = rra(cfg, "restore", "7701", str(tmp_path / "old"), "--version", str(first))
+    assert restored.returncode == 0, restored.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "old").iterdir()} == before
+    shown = rra(cfg, "diff", "7701")
+    assert shown.returncode == 0 and "+DAQInterface stop time: " in shown.stdout, shown.stdout + shown.stderr

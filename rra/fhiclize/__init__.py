@@ -38,6 +38,7 @@ class Result:
     files: dict[str, bytes] = field(default_factory=dict)
     config_name: str = 'standard'
     warnings: list[str] = field(default_factory=list)
+    unconverted: list[str] = field(default_factory=list)  # regular files no converter reads
 
 
 def _enabled(enabled):
@@ -70,13 +71,15 @@ def fhiclize_run(run_dir: Path, enabled: Iterable[str] | None = None) -> Result:
             entries = sorted(it, key=lambda e: e.name)
     except OSError as e:
         raise FhiclizeError('run %s: cannot list the run directory %s: %s' % (run, run_dir, e.strerror)) from None
-    files, texts, warnings = {}, {}, []
+    files, texts, warnings, unconverted = {}, {}, [], []
     for entry in entries:
         name = entry.name
         stem = name[:-4]
         archived = name.endswith('.fcl') or (name.endswith('.txt') and (stem in wanted or stem == 'metadata'))
         if not archived:
-            if entry.is_symlink():
+            if entry.is_file(follow_symlinks=False):
+                unconverted.append(name)
+            elif entry.is_symlink():
                 warnings.append('run %s: %s is a symbolic link; ignored (not followed)' % (run, name))
             elif entry.is_dir(follow_symlinks=False):
                 warnings.append('run %s: subdirectory %s ignored; a run record is the files of its directory' % (run, name))
@@ -119,4 +122,4 @@ def fhiclize_run(run_dir: Path, enabled: Iterable[str] | None = None) -> Result:
             warnings.append('run %s: %s (from %s) %s; archived as the legacy archiver wrote it'
                             % (run, name, source, why))
         files[name] = text.encode('utf-8')
-    return Result(dict(sorted(files.items())), history.config_name(meta), warnings)
+    return Result(dict(sorted(files.items())), history.config_name(meta), warnings, unconverted)

@@ -1,0 +1,117 @@
+"""The files stage: every file of a run record, as written, into UconDB's files object, validated.
+
+Beside the configuration blob (what artdaq_database keeps), `ucon_db.files_object` holds
+the originals (rra.runfiles): comments, layout, logs, JSON, editor backups. Same rules as
+the blob: adopted when UconDB holds the same files, a new version (override) when the
+record changed, downloaded and checked after every upload. The marker lists what was
+read (name, size, mtime): the stage is up to date exactly while the record still is,
+so a file that changes while it is read is archived again on the next tick.
+"""
+import hashlib
+import logging
+import os
+
+from . import breaker, connect, markers, migrating, runfiles
+from .discovery import seal
+
+log = logging.getLogger("rra")
+
+
+class FilesValidationError(runfiles.RunFilesError):
+    """The files object does not hold what was uploaded: says what differs."""
+
+
+def archive(cfg, run, record_dir, marker_path, signature=None):
+    """Pack the record, make key=run of the files object hold it, prove it, write the marker."""
+    obj = cfg["ucon_db.files_object"]
+    paths, seen = _read_plan(record_dir)
+    data = runfiles.pack(run, paths)
+    if _stats(paths) != seen:
+        raise runfiles.RunFilesError("run %s: the record changed while it was read; archived on the next "
+                                     "invocation" % run)
+    with migrating.guarded(cfg):
+        db = connect.ucondb(cfg, obj)
+        meta, stored_md5, adopted = migrating.put_or_adopt(db, run, data, connect.listed(cfg, obj),
+                                                           _differing_files, "files")
+        got, got_meta = db.get(str(run))  # the proof: what the key holds now
+    problems = []
+    if got_meta.version_id != meta.version_id:
+        problems.append("key %s points at version %s, uploaded %s" % (run, got_meta.version_id, meta.version_id))
+    if not got_meta.matches(got):
+        problems.append("downloaded %d bytes do not match the server's size and adler32" % len(got))
+    if hashlib.md5(got).hexdigest() != stored_md5:
+        problems.append("downloaded MD5 %s, expected %s" % (hashlib.md5(got).hexdigest(), stored_md5))
+    differ = _differing_files(got, data)
+    if differ:
+        problems.append("files differ from the record: %s" % ", ".join(differ))
+    if problems:
+        raise FilesValidationError("UconDB %s/%s key %s: %s" % (cfg["ucon_db.folder_name"], obj, run,
+                                                                 "; ".join(problems)))
+    markers.write(marker_path, {
+        "object": obj, "key": str(run), "version_id": got_meta.version_id, "size": got_meta.size,
+        "adler32": got_meta.adler32, "md5": stored_md5, "adopted": adopted, "time": markers.now(),
+        "files": {os.path.basename(p): list(st) for p, st in zip(paths, seen)},
+    })
+    if signature is not None:
+        seal(marker_path, signature)
+
+
+def recover(cfg, run, record_dir, marker_path, signature=None):
+    """rra recover: write the marker if the files object already holds this record's files; never uploads."""
+    obj = cfg["ucon_db.files_object"]
+    paths, seen = _read_plan(record_dir)
+    data = runfiles.pack(run, paths)
+    found = migrating.adoptable(connect.ucondb(cfg, obj), run, data, connect.listed(cfg, obj),
+                                _differing_files, "files")
+    if found is None or found[2]:
+        return False
+    meta, stored_md5, _ = found
+    markers.write(marker_path, {
+        "object": obj, "key": str(run), "version_id": meta.version_id, "size": meta.size,
+        "adler32": meta.adler32, "md5": stored_md5, "adopted": True, "time": markers.now(),
+        "files": {os.path.basename(p): list(st) for p, st in zip(paths, seen)},
+    })
+    if signature is not None:
+        seal(marker_path, signature)
+    return True
+
+
+def _read_plan(record_dir):
+    """The record's regular files (as discovery lists them) and their (size, mtime_ns) now."""
+    paths = sorted(e.path for e in os.scandir(record_dir) if e.is_file(follow_symlinks=False))
+    return paths, _stats(paths)
+
+
+def _stats(paths):
+    out = []
+    for p in paths:
+        st = os.stat(p, follow_symlinks=False)
+        out.append((st.st_size, st.st_mtime_ns))
+    return out
+
+
+def current(record_dir, marker_path):
+    """doit's up-to-date check: the marker lists exactly the record's files, unchanged (stats only)."""
+    try:
+        listed = markers.read(marker_path)["files"]
+        paths, seen = _read_plan(record_dir)
+    except (OSError, ValueError, KeyError):
+        return False
+    return {os.path.basename(p): list(st) for p, st in zip(paths, seen)} == listed
+
+
+def _differing_files(stored, ours):
+    """Names of the files two archives disagree on (all of them if one is unreadable)."""
+    try:
+        a, b = runfiles.unpack(stored)[1], runfiles.unpack(ours)[1]
+    except runfiles.RunFilesError as e:
+        return ["the whole archive (%s)" % e]
+    return sorted(n for n in set(a) | set(b) if a.get(n) != b.get(n))
+
+
+def unknown_files(paths, known):
+    """Files of a record that no converter reads (known: their names), for the notice."""
+    return sorted(os.path.basename(p) for p in paths if os.path.basename(p) not in known)
+
+
+__all__ = ["archive", "current", "FilesValidationError", "breaker"]
