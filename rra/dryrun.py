@@ -10,23 +10,27 @@ import argparse
 import sys
 
 ORDER = ("fhiclize", "artdaqdb", "blob", "ucondb", "validate")
-STAGES = {"import": ORDER[:2], "migrate": ORDER, "all": ORDER}
+APART = ("files",)  # reads the record itself: runs or not by its own status
+STAGES = {"import": ORDER[:2], "migrate": ORDER, "all": ORDER + APART}
 
 
-def would_run(lines, stages=ORDER, forced=False):
+def would_run(lines, stages=ORDER + APART, forced=False):
     """[(run, stage)] in run order, then stage order, from doit's `list --all --status` lines."""
-    have, first = set(), {}
+    have, first, apart = set(), {}, set()
     for line in lines:
         status, _, name = line.strip().partition(" ")
         stage, _, run = name.strip().partition(":")
-        if stage not in ORDER or not run.isdigit():
+        if stage not in ORDER + APART or not run.isdigit():
             continue
         run = int(run)
         have.add((run, stage))
         if status == "R" or forced:
-            first[run] = min(first.get(run, len(ORDER)), ORDER.index(stage))
-    return [(run, stage) for run in sorted(first) for stage in ORDER[first[run]:]
-            if (run, stage) in have and stage in stages]
+            if stage in APART:
+                apart.add((run, stage))
+            else:
+                first[run] = min(first.get(run, len(ORDER)), ORDER.index(stage))
+    chain = {(run, stage) for run in first for stage in ORDER[first[run]:] if (run, stage) in have}
+    return sorted(((r, s) for r, s in chain | apart if s in stages), key=lambda t: (t[0], (ORDER + APART).index(t[1])))
 
 
 def main(argv=None):

@@ -176,3 +176,18 @@ def test_recover_knows_the_files_and_report_counts_them(tmp_path):
     assert again.returncode == 0, again.stdout + again.stderr
     assert [line for line in again.stdout.splitlines() if line.startswith(".  ")] == []
     assert db.versions() == before
+
+
+def test_dry_run_lists_the_files_stage_too(tmp_path):
+    records = make_records(tmp_path / "records", 3700, 2, "--running", 1)
+    cfg = config(tmp_path, records)
+    assert doit(cfg).returncode == 0
+    stop_run(records, 3701)
+    dry = subprocess.run([str(ROOT / "run_archiver.sh"), str(cfg), "--dry-run"], capture_output=True,
+                         text=True)
+    assert dry.returncode == 0, dry.stderr
+    listed = dry.stdout.splitlines()
+    assert listed == ["fhiclize:3701", "artdaqdb:3701", "blob:3701", "ucondb:3701", "validate:3701",
+                      "files:3701", "dry run: 1 run, 6 tasks would run (nothing was run)"]
+    out = doit(cfg)
+    assert [line[3:] for line in out.stdout.splitlines() if line.startswith(".  ")] == listed[:-1]
