@@ -6,7 +6,7 @@
 # 2. appends a stop time to the running run 1004, as DAQInterface does at the stop
 #    transition (two lines at the end of metadata.txt);
 # 3. archives again: only run 1004 is rebuilt, one new artdaqDB version and one new
-#    UconDB version.
+#    UconDB version of its blob and of its files (ucon_db.files_object).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="$(mkdir -p "${1:-$ROOT/work/demo}" && cd "${1:-$ROOT/work/demo}" && pwd)"
@@ -25,5 +25,5 @@ tail -4 "$meta"
 echo "== 3. what would run, then archive again"
 archive --dry-run
 archive
-echo "== what the log says about run 1004: two artdaqDB versions, two UconDB versions"
+echo "== what the log says about run 1004: two artdaqDB versions, two UconDB versions of each object"
 grep -F '[run 1004]' "$WORK_DIR/archiver.log" | grep -E 'stored 1004/|uploaded|replaced' || true

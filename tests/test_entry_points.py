@@ -212,8 +212,8 @@ def test_stop_time_demo_rebuilds_one_run_and_leaves_the_repository_clean(tmp_pat
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     second = proc.stdout.split("== 3.")[1]
-    assert "dry run: 1 run, 5 tasks would run" in second
-    assert [l for l in second.splitlines() if l.startswith(".  ")] == [
-        ".  %s:1004" % s for s in ("fhiclize", "artdaqdb", "blob", "ucondb", "validate")]
+    assert "dry run: 1 run, 6 tasks would run" in second
+    assert [l for l in second.splitlines() if l.startswith(".  ")] == [  # the template keeps the files too
+        ".  %s:1004" % s for s in ("fhiclize", "artdaqdb", "blob", "ucondb", "validate", "files")]
     assert "stored 1004/ascii_simulator_examplev1" in second and "replaced version" in second
     assert before is None or status() == before
