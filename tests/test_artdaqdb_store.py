@@ -174,18 +174,34 @@ def test_interrupted_store_is_completed_by_the_retry(db, monkeypatch):
     files = {"a.fcl": b"a: 1\n", "b.fcl": b"b: 2\n"}
     real = FilesystemDB.write_index
 
-    def crash(self, collection, idx, added=()):
-        if collection == "SystemLayout":
+    def crash(self, collection, idx, added=(), removed=False):
+        if collection == "SystemLayout" and not removed:
             raise OSError(28, "No space left on device")
-        return real(self, collection, idx, added)
+        return real(self, collection, idx, added, removed)
     monkeypatch.setattr(FilesystemDB, "write_index", crash)
     with pytest.raises(ArtdaqDBError, match="run 3: .*No space left on device"):
         db.store(3, "c", files)
     assert db.runs() == [] and db.latest(3) is None
+    # rolled back by the writer itself: no intent left, no stale entry, no orphan document
+    assert db.intents() == {} and check(db) == []
+    assert json.loads((db.path / "RunHistory/index.json").read_text())["ouid"] == []
     monkeypatch.setattr(FilesystemDB, "write_index", real)
     assert db.store(3, "c", files).version == "3/c"
     idx = json.loads((db.path / "RunHistory/index.json").read_text())
     assert len(idx["ouid"]) == 3 and db.runs() == [3] and check(db) == []
+
+
+def test_a_rollback_that_fails_for_a_bug_fails_loudly(db, monkeypatch):
+    """Only a rollback stopped by the disk (OSError) or a lock is left for the next sweep."""
+    def crash(self, collection, idx, added=(), removed=False):
+        raise OSError(28, "No space left on device")
+
+    def broken(self, intent):
+        raise TypeError("a bug in the rollback")
+    monkeypatch.setattr(FilesystemDB, "write_index", crash)
+    monkeypatch.setattr(FilesystemDB, "_roll_back", broken)
+    with pytest.raises(TypeError, match="a bug in the rollback"):
+        db.store(3, "c", {"a.fcl": b"a: 1\n"})
 
 
 def test_other_processes_writes_are_replayed_not_reparsed(db, monkeypatch):

@@ -324,9 +324,9 @@ class FilesystemDB(ArtdaqDB):
         except BaseException:
             try:
                 self._roll_back(intent)
-            except Exception as e:  # the disk may still be full: the next sweep finishes it
+            except (OSError, ArtdaqDBError) as e:  # the disk may still be full: the next sweep finishes it
                 log.warning('artdaqDB store not rolled back yet (%s); the next archiver run will', e)
-            raise
+            raise  # (anything else from the rollback is a bug: it propagates, chained to this)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(intent)
         return stamps
