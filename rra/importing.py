@@ -53,6 +53,10 @@ def _store(cfg, layout, run, fhicl_dir, marker_path, batch, record_dirs):
             todo.append((other, m["config_name"], f, layout.artdaqdb_marker(other)))
     todo, results = _store_many(db, run, todo)
     for (r, _, _, marker), result in zip(todo, results):
+        if result.kept:
+            log.warning("[run %s] [artdaqdb] %s no longer in the run record: artdaqDB keeps the archived "
+                        "version, so the export and the blob still hold it (as the C++ tools and the "
+                        "legacy archiver do)", r, ", ".join("%s.fcl" % e for e in result.kept))
         if result.changed:
             log.info("[run %s] [artdaqdb] stored %s: %s", r, result.version,
                      ", ".join(result.stored))

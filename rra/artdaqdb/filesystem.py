@@ -93,21 +93,21 @@ class FilesystemDB(ArtdaqDB):
                    if c == SCHEMA_COLLECTION and SCHEMA in entities and configs and version]
         if not commits:
             return None
-        configuration, version = max(commits, key=lambda cv: (version_number(cv[1], cv[0]), cv[1]))
+        configuration = max(commits, key=lambda cv: (version_number(cv[1], cv[0]), cv[1]))[0]
         committed = {v for c, v in commits if c == configuration}
-        best = {}
+        # As the C++ readers choose: the greatest version as text (Cv9 over Cv10), then the smallest oid.
+        version, best = max(committed), {}
         for c, oid, v, entities, configs in docs:
             if v in committed and configuration in configs:
                 for entity in entities:
-                    key = (version_number(v, configuration), oid)
-                    if entity not in best or key > best[entity][0]:
-                        best[entity] = (key, Entry(c, v, oid))
-        entities = {e: entry for e, (key, entry) in sorted(best.items())}
+                    old = best.get(entity)
+                    if old is None or v > old.version or (v == old.version and oid < old.oid):
+                        best[entity] = Entry(c, v, oid)
+        entities = dict(sorted(best.items()))
         state = RunState(run, configuration, version, self._stored_at(configuration), entities)
         hashes = entities.get(HASHES)
         known = parse_hashes(self.read(hashes.collection, hashes.oid, run)) if hashes else {}
-        since = version_number(hashes.version, configuration) if hashes else 0
-        state.md5 = {e: (known.get(e) if version_number(entry.version, configuration) <= since else None)
+        state.md5 = {e: (known.get(e) if hashes and entry.version <= hashes.version else None)
                      for e, entry in entities.items() if e not in (SCHEMA, HASHES)}
         return state
 
