@@ -1,16 +1,16 @@
-"""The optional C++ backends: real ones where installed, the tools adapter's plumbing everywhere."""
+"""The optional C++ backends: the real ones from ../shared/reference, the tools adapter's plumbing everywhere."""
 import importlib.util
+import json
 import os
-import shutil
 import sys
 
 import pytest
 
+from conftest import need_reference
 from rra.artdaqdb import ArtdaqDBError, open_artdaqdb
 from rra.artdaqdb.check import check
 
 HAVE_CONFTOOLP = importlib.util.find_spec("conftoolp") is not None
-HAVE_TOOLS = all(shutil.which(t) for t in ("bulkloader", "bulkdownloader"))
 FILES = {"metadata.fcl": b"config_name: \"demo\"\nrun_number: 12\n", "DataLogger1.fcl": b"daq: { a: 1 }\n"}
 
 # Stand-ins that behave as artdaq_database's tools are documented to (real processes, same CLI).
@@ -52,11 +52,21 @@ for entity, entry in state.entities.items():
 """
 
 
+# There is no sshd here: this ssh records its argv and runs the remote command locally.
+FAKE_SSH = """#!%(python)s
+import json, os, subprocess, sys
+with open(os.environ['FAKE_SSH_LOG'], 'a') as f:
+    f.write(json.dumps(sys.argv) + '\\n')
+assert sys.argv[1:4] == ['-o', 'BatchMode=yes', 'daq-host'], sys.argv
+sys.exit(subprocess.run(['bash', '-c', sys.argv[4]]).returncode)
+"""
+
+
 @pytest.fixture
 def fake_tools(tmp_path, monkeypatch):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for name, text in (("bulkloader", FAKE_BULKLOADER), ("bulkdownloader", FAKE_BULKDOWNLOADER)):
+    for name, text in (("bulkloader", FAKE_BULKLOADER), ("bulkdownloader", FAKE_BULKDOWNLOADER), ("ssh", FAKE_SSH)):
         (bin_dir / name).write_text(text % {"python": sys.executable})
         (bin_dir / name).chmod(0o755)
     monkeypatch.setenv("PATH", "%s%s%s" % (bin_dir, os.pathsep, os.environ["PATH"]))
@@ -106,8 +116,73 @@ def test_tools_failure_is_one_clear_error_without_credentials(fake_tools, tmp_pa
     assert e.value.run == 3
 
 
-@pytest.mark.skipif(not HAVE_TOOLS, reason="bulkloader/bulkdownloader (artdaq_database tools) not installed here")
-def test_real_tools_round_trip(tmp_path):
+def test_tools_over_ssh_keep_the_uri_out_of_every_argv(fake_tools, tmp_path, monkeypatch):
+    """The URI (a password, on a real site) reaches the remote tools on stdin; temp dirs come from mktemp -d."""
+    log, remote_tmp = tmp_path / "ssh.log", tmp_path / "remote-tmp"
+    remote_tmp.mkdir()
+    monkeypatch.setenv("FAKE_SSH_LOG", str(log))
+    monkeypatch.setenv("TMPDIR", str(remote_tmp))
+    uri = "filesystemdb://%s" % (tmp_path / "Secret-pw-db")
+    tools = open_artdaqdb(uri, backend="tools", remote_host="daq-host")
+    assert tools.store(12, "demo2", FILES).version == "12/demo2"
+    out = {p.name: p.read_bytes() for p in tools.export(12, tmp_path / "out")}
+    assert out == {p.name: p.read_bytes() for p in open_artdaqdb(uri).export(12, tmp_path / "native")}
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(calls) == 2
+    for argv in calls:
+        assert not any("Secret-pw" in a for a in argv), argv
+        assert "mktemp -d" in argv[4] and "rra_bulk" in argv[4] and str(os.getpid()) not in argv[4]
+    assert list(remote_tmp.iterdir()) == []  # removed on the remote side
+    monkeypatch.setenv("FAKE_TOOL_FAIL", "1")
+    with pytest.raises(ArtdaqDBError, match="run 13: bulkloader exited 1") as e:
+        tools.store(13, "demo2", FILES)
+    assert "Secret-pw" not in str(e.value) or "artdaqDB filesystemdb://" in str(e.value)
+
+
+def test_conftoolp_failures_are_redacted_at_the_one_boundary(tmp_path, monkeypatch):
+    """Whatever the C++ echoes of the URI, its password never reaches a message (no C++ error shows it, so a stub)."""
+    from rra.artdaqdb import adapters
+    uri = "mongodb://archiver:Pa55%2Fword@db-host:27017/run_records"
+
+    class Api:
+        def set_default_locale(self):
+            pass
+
+        def find_configurations(self, query):
+            return False, ("Stack trace [3 frames]\n 1 lib.so(+0x1) [0x1]\nstd::exception::what: ---- find BEGIN\n"
+                           "  cannot connect to %s (user archiver, password Pa55/word)\n---- find END\n" % uri)
+    monkeypatch.setitem(sys.modules, "conftoolp", Api())
+    db = adapters.ConftoolpDB(uri)
+    with pytest.raises(ArtdaqDBError) as e:
+        db.runs()
+    text = str(e.value)
+    assert "Pa55" not in text and "archiver:" not in text and "Stack trace" not in text
+    assert text == ("artdaqDB mongodb://db-host:27017/run_records: conftoolp.find_configurations failed: "
+                    "cannot connect to mongodb://db-host:27017/run_records (user archiver, password ***)")
+
+
+@pytest.fixture
+def reference_tools(monkeypatch):
+    """The real bulkloader/bulkdownloader on PATH."""
+    ref = need_reference("artdaq_database")
+    monkeypatch.setenv("PATH", "%s%s%s" % (ref / "bin", os.pathsep, os.environ["PATH"]))
+    return ref
+
+
+@pytest.fixture
+def reference_conftoolp(monkeypatch):
+    """The real conftoolp module importable in this process."""
+    ref = need_reference("artdaq_database")
+    monkeypatch.syspath_prepend(str(ref / "python"))
+    try:
+        import conftoolp  # noqa: F401
+    except ImportError as e:
+        pytest.skip("the reference conftoolp does not load in this Python (%s)" % e)
+    return ref
+
+
+@pytest.mark.reference
+def test_real_tools_round_trip(reference_tools, tmp_path):
     uri = "filesystemdb://%s" % (tmp_path / "db")
     tools = open_artdaqdb(uri, backend="tools")
     assert tools.store(12, "demo", FILES).version == "12/demo"
@@ -117,8 +192,8 @@ def test_real_tools_round_trip(tmp_path):
     assert out == {p.name: p.read_bytes() for p in native.export(12, tmp_path / "native")}
 
 
-@pytest.mark.skipif(not HAVE_CONFTOOLP, reason="the conftoolp SWIG module (artdaq_database) is not importable here")
-def test_real_conftoolp_round_trip(tmp_path):
+@pytest.mark.reference
+def test_real_conftoolp_round_trip(reference_conftoolp, tmp_path):
     uri = "filesystemdb://%s" % (tmp_path / "db")
     cpp = open_artdaqdb(uri, backend="conftoolp")
     first = cpp.store(12, "demo", FILES)
@@ -131,3 +206,32 @@ def test_real_conftoolp_round_trip(tmp_path):
     assert out == {p.name: p.read_bytes() for p in native.export(12, tmp_path / "native")}
     native_store = open_artdaqdb("filesystemdb://%s" % (tmp_path / "db2")).store(12, "demo", FILES)
     assert cpp.latest(12) is not None and native_store.version == "12/demo"
+
+
+@pytest.mark.reference
+def test_real_conftoolp_abort_fails_the_run_alone(reference_conftoolp, tmp_path):
+    """An @table:: splice aborts the C++ library: the store fails naming run and file, nothing is stored."""
+    uri = "filesystemdb://%s" % (tmp_path / "db")
+    cpp = open_artdaqdb(uri, backend="conftoolp")
+    bad = dict(FILES, **{"bad.fcl": b"x: { y: 1 }\nz: { @table::x }\n"})
+    with pytest.raises(ArtdaqDBError) as e:
+        cpp.store(7, "demo", bad)
+    assert e.value.run == 7 and e.value.file == "bad.fcl"
+    assert "SIGABRT" in str(e.value) and "@table::x" in str(e.value) and "\n" not in str(e.value)
+    assert open_artdaqdb(uri).runs() == []
+    assert cpp.store(8, "demo", FILES).version == "8/demo" and cpp.runs() == [8]
+
+
+@pytest.mark.reference
+def test_real_bulkloader_failure_leaves_no_partial_run(reference_tools, tmp_path):
+    """bulkloader stores every file it can parse and exits 1: rra takes them out again."""
+    uri = "filesystemdb://%s" % (tmp_path / "db")
+    tools = open_artdaqdb(uri, backend="tools")
+    assert tools.store(6, "demo", FILES).version == "6/demo"
+    bad = dict(FILES, **{"bad.fcl": b"x: { y: 1 }\nz: { @table::x }\n"})
+    with pytest.raises(ArtdaqDBError) as e:
+        tools.store(7, "demo", bad)
+    assert e.value.run == 7 and e.value.file == "bad.fcl" and "@table::x" in str(e.value)
+    native = open_artdaqdb(uri)
+    assert native.runs() == [6] and check(native) == []
+    assert tools.store(8, "demo", FILES).version == "8/demo" and native.runs() == [6, 8]
