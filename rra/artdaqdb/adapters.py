@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import ArtdaqDBError
-from .record import HASHES, SCHEMA, hashes_lines, timestamp
+from .record import HASHES, SCHEMA, hashes_lines, same_document, timestamp
 from .runs import DEFAULT_COLLECTION, SCHEMA_COLLECTION, ArtdaqDB, Entry, RunState, version_number
 from .uri import scheme
 
@@ -134,6 +134,21 @@ class ConftoolpDB(ArtdaqDB):
         return {'%s.fcl' % entity: self._read(state.configuration, entity, entry.collection, 'origin', run)
                 for entity, entry in state.entities.items()}
 
+    def _same(self, state, entity, data):
+        """Compared as documents (the archive has no md5 for entity, e.g. a bulkloader run): parsed by
+        rra.fhicl, which makes what the C++ makes, so a bad file cannot abort this process."""
+        from ..fhicl import FhiclError, cppjson, to_document
+        try:
+            new = to_document(data.decode('utf-8', 'surrogateescape'), entity)
+        except FhiclError:
+            return False  # storing it reports the problem
+        entry = state.entities[entity]
+        text = self._read(state.configuration, entity, entry.collection, 'db', state.run)
+        try:
+            return same_document(cppjson.loads(text.encode('utf-8', 'surrogateescape')), new)
+        except (cppjson.JSONError, KeyError, TypeError, AttributeError):
+            return False
+
     def _write(self, batch):
         return {entry[0]: self._write_run(*entry) for entry in batch}
 
@@ -227,6 +242,9 @@ class ToolsDB(ArtdaqDB):
 
     def _run_locks(self, runs):
         return self.reader._run_locks(runs)
+
+    def _same(self, state, entity, data):
+        return self.reader._same(state, entity, data)
 
     def tool(self, run, name, args, directory, download=False):
         """Run bulkloader/bulkdownloader on directory, here or on remote_host.

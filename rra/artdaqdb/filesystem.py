@@ -11,8 +11,8 @@ import filelock
 from ..fhicl import cppjson
 from . import index
 from .errors import ArtdaqDBError
-from .record import (HASHES, NO_COMMENTS, SCHEMA, build, fields, hashes_document, parse_hashes,
-                     parse_timestamp, system_metadata, timestamp)
+from .record import (HASHES, SCHEMA, build, fields, hashes_document, parse_hashes, parse_timestamp,
+                     same_document, system_metadata, timestamp)
 from .runs import SCHEMA_COLLECTION, ArtdaqDB, Entry, RunState, version_number
 from .uri import filesystem_path
 
@@ -301,10 +301,7 @@ class FilesystemDB(ArtdaqDB):
 
     def _same(self, state, entity, data):
         entry = state.entities[entity]
-        stored = self.read(entry.collection, entry.oid, state.run)
-        new = self._convert(state.run, entity, data)
-        doc = lambda d: [(k, v) for k, v in d['document'].items() if k != 'search']
-        return doc(stored) == doc(new) and stored.get('comments') == (new.get('comments') or NO_COMMENTS)
+        return same_document(self.read(entry.collection, entry.oid, state.run), self._convert(state.run, entity, data))
 
     def _write(self, batch):
         batches, stamps = {}, {}
