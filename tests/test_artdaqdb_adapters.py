@@ -231,3 +231,14 @@ def test_real_bulkloader_failure_leaves_no_partial_run(reference_tools, tmp_path
     native = open_artdaqdb(uri)
     assert native.runs() == [6] and check(native) == []
     assert tools.store(8, "demo", FILES).version == "8/demo" and native.runs() == [6, 8]
+
+
+@pytest.mark.reference
+def test_real_conftoolp_failure_is_one_line_without_the_password(reference_conftoolp):
+    """The real C++ failure (MongoDB is compiled out of the reference build): no stack trace, no password."""
+    db = open_artdaqdb("mongodb://archiver:Pa55word@127.0.0.1:9/run_records", backend="conftoolp")
+    with pytest.raises(ArtdaqDBError) as e:
+        db.runs()
+    text = str(e.value)
+    assert text == ("artdaqDB mongodb://127.0.0.1:9/run_records: conftoolp.find_configurations failed: "
+                    "MongoDB support is not compiled into this build")
