@@ -78,3 +78,18 @@ def server(tmp_path):
     from rra.ucondb.testserver import TestServer
     with TestServer(tmp_path / "server.sqlite", folders=["test01"], password=UCON_PASSWORD) as srv:
         yield srv
+
+
+@pytest.fixture
+def reference_conftoolp(monkeypatch):
+    """The real conftoolp module importable in this process, and forgotten again after the test
+    (other tests expect it not importable)."""
+    ref = need_reference("artdaq_database")
+    monkeypatch.syspath_prepend(str(ref / "python"))
+    try:
+        import conftoolp  # noqa: F401
+    except ImportError as e:
+        pytest.skip("the reference conftoolp does not load in this Python (%s)" % e)
+    yield ref
+    for name in ("conftoolp", "_conftoolp"):
+        sys.modules.pop(name, None)

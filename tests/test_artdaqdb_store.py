@@ -149,19 +149,20 @@ def test_versions_sort_as_text_and_as_numbers(db):
     assert state.version == "9/cv91" and state.entities["a"].version == "9/cv91"
     assert state.entities["b"].version == "9/c"
     assert db.export(9, db.path.parent / "out") and (db.path.parent / "out/a.fcl").read_text() == "\na: 11 \n"
-    assert [next_number(n) for n in (0, 1, 8, 9, 10, 89, 98, 99, 990, 999)] == [1, 2, 9, 90, 11, 90, 99, 990, 991, 9990]
+    numbers = (0, 1, 8, 9, 10, 89, 98, 99, 990, 999)
+    assert [next_number(n) for n in numbers] == [1, 2, 9, 90, 11, 90, 99, 990, 991, 9990]
 
 
 def test_a_v10_written_after_v9_is_read_as_the_cpp_reads_it(db, monkeypatch):
     """An archive whose writer numbered Cv10 after Cv9: Cv9 is what the C++ exports, and the next is Cv90."""
     for n in range(10):
         db.store(4, "c", {"a.fcl": ("a: %d\n" % n).encode()})
-    assert db.latest(4).version == "4/cv9"  # rra names the next update 4/cv90; an older writer named it 4/cv10
+    assert db.latest(4).version == "4/cv9"  # rra names the next one 4/cv90; an older writer named it 4/cv10
     from rra.artdaqdb import filesystem
     orig = filesystem.build
     with monkeypatch.context() as m:
-        m.setattr(filesystem, "build", lambda conv, e, c, v, cfg, r, ts: orig(conv, e, c, v.replace("v90", "v10"),
-                                                                               cfg, r, ts))
+        m.setattr(filesystem, "build",
+                  lambda conv, e, c, v, cfg, r, ts: orig(conv, e, c, v.replace("v90", "v10"), cfg, r, ts))
         db.store(4, "c", {"a.fcl": b"a: 10\n"})
     assert db.latest(4).version == "4/cv9" and db.exported(4)["a.fcl"] == "\na: 9 \n"
     assert db.store(4, "c", {"a.fcl": b"a: 11\n"}).version == "4/cv90"

@@ -22,7 +22,8 @@ from .runs import DEFAULT_COLLECTION, SCHEMA_COLLECTION, ArtdaqDB, Entry, RunSta
 from .uri import scheme
 
 TOOL_TIMEOUT = 600
-_NOISE = re.compile(r'(-+ .* (BEGIN|END)|\^|\d+ .*\[0x[0-9a-f]+\]|Process exited.*|Error: Dynamic exception type.*)$')
+_NOISE = re.compile(r'(-+ .* (BEGIN|END)|\^|\d+ .*\[0x[0-9a-f]+\]|Process exited.*'
+                    r'|Error: Dynamic exception type.*)$')  # banners and stack frames of a C++ failure
 
 
 def cpp_message(text):
@@ -114,7 +115,7 @@ class ConftoolpDB(ArtdaqDB):
             known = dict(re.findall(r'^\s*(\S+?)\s*:\s*(\S+)', text, re.M))
             since = version_number(entities[HASHES].version or configuration, configuration)
         state.md5 = {e: known.get(e) if version_number(x.version or configuration, configuration) <= since else None
-                     for e, x in entities.items() if e not in (SCHEMA, HASHES)}  # (versions unknown: composition)
+                     for e, x in entities.items() if e not in (SCHEMA, HASHES)}
         try:
             doc = json.loads(self._read(configuration, SCHEMA, SCHEMA_COLLECTION, 'db', run))
             state.stored_at = doc.get('bookkeeping', {}).get('created')
@@ -187,7 +188,7 @@ class ConftoolpDB(ArtdaqDB):
                             say(step, entity)
                             ok, out = call(query, text, entity)
                             if ok is not True:
-                                say('error', entity, '%s failed: %s' % (step, cpp_message(out)))
+                                say('error', entity, 'conftoolp cannot %s it: %s' % (step, cpp_message(out)))
                                 os._exit(1)
                     code = 0
                 finally:
@@ -201,7 +202,7 @@ class ConftoolpDB(ArtdaqDB):
         last = said[-1] if said else ['parse', None]
         where = '%s.fcl' % last[1] if last[1] else None
         if last[0] == 'error':
-            raise self.error('conftoolp could not %s' % last[2], run, where)
+            raise self.error(last[2], run, where)
         if os.WIFSIGNALED(status):
             raise self.error('the C++ library crashed (%s) in %s: %s%s' % (
                 signal.Signals(os.WTERMSIG(status)).name, 'fhicl_to_json' if last[0] == 'parse' else
@@ -274,10 +275,10 @@ class ToolsDB(ArtdaqDB):
                 _untar(done.stdout, directory, lambda msg: self.error(msg, run))
         return done
 
-    def _run(self, run, name, command, stdin, env=None, cwd=None):
+    def _run(self, run, name, command, feed, env=None, cwd=None):
+        given = {'input': feed} if feed is not None else {'stdin': subprocess.DEVNULL}
         try:
-            done = subprocess.run(command, input=stdin, capture_output=True, env=env, cwd=cwd,
-                                  timeout=TOOL_TIMEOUT, stdin=None if stdin is not None else subprocess.DEVNULL)
+            done = subprocess.run(command, capture_output=True, env=env, cwd=cwd, timeout=TOOL_TIMEOUT, **given)
         except subprocess.TimeoutExpired:
             raise self.error('%s timed out after %ds' % (name, TOOL_TIMEOUT), run) from None
         except OSError as e:
@@ -314,9 +315,9 @@ class ToolsDB(ArtdaqDB):
                     # bulkloader stores every file it can: take them out again, so a run is all or nothing
                     if native:
                         self._undo(configuration, before)
-                    raise self.error('bulkloader exited %d: %s%s' % (
-                        e.code, cpp_message(e.output), '' if native else ' (what it stored is left in place)'),
-                        run, _failed_file(e.output)) from None
+                    left = '' if native else ' (what it stored is left in place)'
+                    raise self.error('bulkloader exited %d: %s%s' % (e.code, cpp_message(e.output), left),
+                                     run, _failed_file(e.output)) from None
         return self.stored_at(run)
 
     def _undo(self, configuration, before):
@@ -348,9 +349,11 @@ class ToolsDB(ArtdaqDB):
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix='rra-bulkdownloader-') as tmp:
             try:
-                self.tool(run, 'bulkdownloader', ['-r', str(run), '-c', config_name, '-t', '1'], tmp, download=True)
+                args = ['-r', str(run), '-c', config_name, '-t', '1']
+                self.tool(run, 'bulkdownloader', args, tmp, download=True)
             except ToolFailed as e:
-                raise self.error('bulkdownloader exited %d: %s' % (e.code, cpp_message(e.output)), run) from None
+                message = cpp_message(e.output)
+                raise self.error('bulkdownloader exited %d: %s' % (e.code, message), run) from None
             found = list(Path(tmp).glob('schema.fcl')) + list(Path(tmp, re.sub(r'\d+$', '', config_name)).glob('*.fcl'))
             if not found:
                 raise self.error('bulkdownloader exported nothing', run)

@@ -301,7 +301,8 @@ class FilesystemDB(ArtdaqDB):
 
     def _same(self, state, entity, data):
         entry = state.entities[entity]
-        return same_document(self.read(entry.collection, entry.oid, state.run), self._convert(state.run, entity, data))
+        stored = self.read(entry.collection, entry.oid, state.run)
+        return same_document(stored, self._convert(state.run, entity, data))
 
     def _write(self, batch):
         batches, stamps = {}, {}

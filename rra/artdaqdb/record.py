@@ -93,7 +93,8 @@ def build(converted, entity, collection, version, configuration, run, ts):
 def same_document(stored, converted):
     """Whether a stored document holds what fhicl_to_json makes of a file (bookkeeping aside)."""
     doc = lambda d: [(k, v) for k, v in d['document'].items() if k != 'search']
-    return doc(stored) == doc(converted) and stored.get('comments') == (converted.get('comments') or NO_COMMENTS)
+    comments = converted.get('comments') or NO_COMMENTS
+    return doc(stored) == doc(converted) and stored.get('comments') == comments
 
 
 def fields(record):

@@ -50,7 +50,7 @@ class StoreResult:
     md5: Dict[str, str]
     stored_at: Optional[str]
     stored: Tuple[str, ...] = ()
-    kept: Tuple[str, ...] = ()  # archived entities the FHiCL set no longer has: they stay, as in the C++ archive
+    kept: Tuple[str, ...] = ()  # archived entities the set no longer has: they stay, as in the C++ archive
 
 
     @property
