@@ -278,7 +278,8 @@ class ToolsDB(ArtdaqDB):
     def _run(self, run, name, command, feed, env=None, cwd=None):
         given = {'input': feed} if feed is not None else {'stdin': subprocess.DEVNULL}
         try:
-            done = subprocess.run(command, capture_output=True, env=env, cwd=cwd, timeout=TOOL_TIMEOUT, **given)
+            done = subprocess.run(command, capture_output=True, env=env, cwd=cwd, timeout=TOOL_TIMEOUT,
+                                  **given)
         except subprocess.TimeoutExpired:
             raise self.error('%s timed out after %ds' % (name, TOOL_TIMEOUT), run) from None
         except OSError as e:
