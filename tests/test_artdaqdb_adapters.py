@@ -234,3 +234,31 @@ def test_real_conftoolp_failure_is_one_line_without_the_password(reference_conft
     text = str(e.value)
     assert text == ("artdaqDB mongodb://127.0.0.1:9/run_records: conftoolp.find_configurations failed: "
                     "MongoDB support is not compiled into this build")
+
+
+@pytest.mark.reference
+def test_real_tools_over_ssh(reference_tools, tmp_path, monkeypatch):
+    """The real bulkloader/bulkdownloader behind the recording ssh: same archive, no URI in any argv,
+    and a file the C++ refuses fails the run alone, its partial store taken out again."""
+    bin_dir = tmp_path / "ssh-bin"
+    bin_dir.mkdir()
+    (bin_dir / "ssh").write_text(FAKE_SSH % {"python": sys.executable})
+    (bin_dir / "ssh").chmod(0o755)
+    monkeypatch.setenv("PATH", "%s%s%s" % (bin_dir, os.pathsep, os.environ["PATH"]))
+    log, remote_tmp = tmp_path / "ssh.log", tmp_path / "remote-tmp"
+    remote_tmp.mkdir()
+    monkeypatch.setenv("FAKE_SSH_LOG", str(log))
+    monkeypatch.setenv("TMPDIR", str(remote_tmp))
+    uri = "filesystemdb://%s" % (tmp_path / "Secret-pw-db")
+    tools = open_artdaqdb(uri, backend="tools", remote_host="daq-host")
+    assert tools.store(12, "demo", FILES).version == "12/demo"
+    with pytest.raises(ArtdaqDBError) as e:
+        tools.store(13, "demo", dict(FILES, **{"bad.fcl": b"z: { @table::x }\n"}))
+    assert e.value.run == 13 and e.value.file == "bad.fcl"
+    native = open_artdaqdb(uri)
+    assert native.runs() == [12] and check(native) == []
+    out = {p.name: p.read_bytes() for p in tools.export(12, tmp_path / "out")}
+    assert out == {p.name: p.read_bytes() for p in native.export(12, tmp_path / "native")}
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(calls) == 3 and not any("Secret-pw" in a for argv in calls for a in argv)
+    assert list(remote_tmp.iterdir()) == []
