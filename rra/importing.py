@@ -121,11 +121,16 @@ def entity_md5s(manifest):
 
 
 def matches(cfg, run, fhicl_dir):
-    """The run's artdaqDB state if it holds exactly this FHiCL set (for recover), else None."""
+    """The run's artdaqDB state if it holds this FHiCL set (for recover), else None.
+
+    Entities the set no longer has are kept by artdaqDB (a file removed from the record):
+    they do not make a difference.
+    """
     state = connect.artdaqdb(cfg).latest(run)
     if state is None:
         return None
-    return state if state.md5 == entity_md5s(fhiclset.read_manifest(fhicl_dir)) else None
+    want = entity_md5s(fhiclset.read_manifest(fhicl_dir))
+    return state if {e: state.md5.get(e) for e in want} == want else None
 
 
 def write_marker(cfg, state, md5s, marker_path):

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -199,6 +200,12 @@ def test_a_file_removed_from_a_record_is_kept_and_named_in_a_warning(tmp_path):
     db = open_artdaqdb("filesystemdb://%s" % (tmp_path / "work" / "artdaqdb"))
     assert db.latest(5001).version == db.latest(5001).configuration  # no new version for a removal alone
     assert doit(cfg).returncode == 0
+    # the work dir lost: recover finds both runs archived as they are, the kept file is no difference
+    shutil.rmtree(str(tmp_path / "work" / "runs"))
+    (tmp_path / "work" / ".doit.db").unlink()
+    out = subprocess.run([sys.executable, "-m", "rra.cli", "--config", str(cfg), "recover"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "2 runs verified in UconDB: 5000-5001" in out.stdout, out.stdout + out.stderr
 
 
 @pytest.mark.reference
