@@ -184,11 +184,14 @@ def test_a_removed_file_stays_in_the_cpp_export_as_in_rra(ref, tmp_path):
 
 
 def test_a_file_removed_from_a_record_is_kept_and_named_in_a_warning(tmp_path):
-    records = make_records(tmp_path / "records", 5000, 2)
+    """(Without ../shared: the example run records.)"""
+    records = tmp_path / "records"
+    for run in (5000, 5001):
+        shutil.copytree(str(EXAMPLES / str(run - 4000)), str(records / str(run)))
     cfg = write_config(tmp_path, records)
     assert doit(cfg).returncode == 0
     blob = (tmp_path / "work" / "runs" / "5001" / "blob.txt").read_bytes()
-    victim = sorted((records / "5001").glob("component*.fcl"))[0]
+    victim = records / "5001" / "component01.fcl"
     os.chmod(str(records / "5001"), 0o755)
     victim.unlink()
     out = doit(cfg)
