@@ -228,3 +228,28 @@ def test_a_bulkloader_run_taken_over_unchanged_gets_no_new_version(reference_con
     if backend != "tools":  # (bulkloader stores no updates)
         files["RunHistory2.fcl"] += b'\nDAQInterface_stop_time: "x"'
         assert set(db.store(1002, config, files).stored) == {"RunHistory2", "schema", "hashes"}
+
+
+@pytest.mark.reference
+def test_tools_over_ssh_through_doit_keep_the_uri_out_of_every_argv(ref, tmp_path):
+    """remote_host with the real tools behind an ssh that records its argv and runs the command here."""
+    from test_artdaqdb_adapters import FAKE_SSH
+    records = tmp_path / "records"
+    for run in (1001, 1004):
+        shutil.copytree(str(EXAMPLES / str(run)), str(records / str(run)))
+    cfg = backend_config(tmp_path, records, "tools")
+    cfg.write_text(cfg.read_text().replace("artdaq_db:\n", "artdaq_db:\n  remote_host: daq-host\n")
+                   .replace("${app.work_dir}/artdaqdb", "${app.work_dir}/Secret-pw-db"))
+    bin_dir, log, remote_tmp = tmp_path / "ssh-bin", tmp_path / "ssh.log", tmp_path / "remote-tmp"
+    bin_dir.mkdir()
+    remote_tmp.mkdir()
+    (bin_dir / "ssh").write_text(FAKE_SSH % {"python": sys.executable})
+    (bin_dir / "ssh").chmod(0o755)
+    env = {"PATH": os.pathsep.join((str(bin_dir), str(ref / "bin"), os.environ["PATH"])),
+           "FAKE_SSH_LOG": str(log), "TMPDIR": str(remote_tmp)}
+    out = doit(cfg, env=env)
+    assert out.returncode == 0 and "validate: 2 done" in out.stdout, out.stdout + out.stderr
+    argvs = [line for line in log.read_text().splitlines()]
+    assert len(argvs) >= 4 and not any("Secret-pw" in a for a in argvs)  # 2 stores, 2+ exports
+    assert list(remote_tmp.iterdir()) == []
+    assert open_artdaqdb("filesystemdb://%s" % (tmp_path / "work" / "Secret-pw-db")).runs() == [1001, 1004]
