@@ -325,7 +325,6 @@ class ToolsDB(ArtdaqDB):
         """Remove what a failed bulkloader added to a filesystemdb (caller holds the collection locks)."""
         from . import index
         from .filesystem import fsync_dir
-        removed = 0
         for collection, old in before.items():
             path = self.reader.path / collection
             index.forget(path / index.NAME)
@@ -338,8 +337,6 @@ class ToolsDB(ArtdaqDB):
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(str(path / ('%s.json' % oid)))
                 fsync_dir(path)
-                removed += len(added)
-        return removed
 
     def export(self, run, out_dir):
         state = self.latest(run)
