@@ -262,3 +262,9 @@ def test_real_tools_over_ssh(reference_tools, tmp_path, monkeypatch):
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(calls) == 3 and not any("Secret-pw" in a for argv in calls for a in argv)
     assert list(remote_tmp.iterdir()) == []
+
+
+def test_a_password_holding_a_slash_is_kept_out_of_artdaqdb_errors():
+    """URL redaction stops at a '/' in the password; the boundary also removes the password itself."""
+    e = ArtdaqDBError("cannot connect with Pa/ss", run=1, uri="mongodb://arch:Pa/ss@db-host/run_records")
+    assert "Pa/ss" not in str(e) and "Pa/ss" not in e.uri and "run 1" in str(e)

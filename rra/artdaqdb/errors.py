@@ -37,7 +37,7 @@ class ArtdaqDBError(Exception):
         message = scrub(message, uri)
         super().__init__(message)
         self.message, self.run, self.file = message, run, file
-        self.uri = redact(str(uri)) if uri else uri
+        self.uri = scrub(uri, uri) if uri else uri
 
     def __str__(self):
         where = [p for p in (self.uri and 'artdaqDB %s' % self.uri,
