@@ -268,3 +268,32 @@ def test_a_password_holding_a_slash_is_kept_out_of_artdaqdb_errors():
     """URL redaction stops at a '/' in the password; the boundary also removes the password itself."""
     e = ArtdaqDBError("cannot connect with Pa/ss", run=1, uri="mongodb://arch:Pa/ss@db-host/run_records")
     assert "Pa/ss" not in str(e) and "Pa/ss" not in e.uri and "run 1" in str(e)
+
+
+@pytest.mark.reference
+def test_a_bulkloader_store_cut_short_is_rolled_back_by_the_next_sweep(reference_tools, tmp_path):
+    """The writer died during bulkloader (kill -9, power cut): its intent names the configuration,
+    and the next archiver run takes out what bulkloader had stored of it."""
+    import subprocess
+    from rra.artdaqdb.filesystem import INTENT
+    uri = "filesystemdb://%s" % (tmp_path / "db")
+    tools = open_artdaqdb(uri, backend="tools")
+    assert tools.store(6, "demo", FILES).version == "6/demo"
+    intent = tools.reader._begin({}, [], "7/demo")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True)  # a pid that no longer runs
+    own, other = "%s%d." % (INTENT, os.getpid()), "%s%s." % (INTENT, gone.stdout.strip())
+    dead = intent.with_name(intent.name.replace(own, other))
+    intent.rename(dead)
+    d = tmp_path / "run7"
+    d.mkdir()
+    for name, data in FILES.items():
+        (d / name).write_bytes(data)
+    (d / "schema.fcl").write_bytes(tools.schema[0])
+    subprocess.run(["bulkloader", "-r", "7", "-c", "demo", "-t", "1", "-p", str(d)], check=True,
+                   capture_output=True, env=dict(os.environ, ARTDAQ_DATABASE_URI=uri))
+    native = open_artdaqdb(uri)
+    assert native.runs() == [6, 7]  # complete as far as a reader can tell, but its writer never said so
+    assert any("unfinished store of a writer that is gone" in p for p in check(native))
+    assert native.sweep() == ["rolled back an unfinished store of 3 documents (%s)" % dead.name]
+    assert native.runs() == [6] and check(native) == [] and not dead.exists()

@@ -6,6 +6,7 @@ is the default. Both follow the run-level rules of runs.py, so the archive they 
 import contextlib
 import io
 import json
+import logging
 import os
 import re
 import shlex
@@ -22,6 +23,7 @@ from .runs import DEFAULT_COLLECTION, SCHEMA_COLLECTION, ArtdaqDB, Entry, RunSta
 from .uri import scheme
 
 TOOL_TIMEOUT = 600
+log = logging.getLogger(__name__)
 _NOISE = re.compile(r'(-+ .* (BEGIN|END)|\^|\d+ .*\[0x[0-9a-f]+\]|Process exited.*'
                     r'|Error: Dynamic exception type.*)$')  # banners and stack frames of a C++ failure
 
@@ -302,41 +304,34 @@ class ToolsDB(ArtdaqDB):
             for entity, collection, data in items:
                 text = '\n'.join(hashes_lines(md5s)).encode() if data is None else data
                 Path(tmp, '%s.fcl' % entity).write_bytes(text)
-            locks = contextlib.ExitStack()
             native = hasattr(self.reader, 'lock')
+            # An intent first: whatever ends this store early (bulkloader refusing a file, a kill, a
+            # power cut), what bulkloader stored of the run is taken out again, now or by the next sweep.
+            if native:
+                self.reader.path.mkdir(parents=True, exist_ok=True)
+            intent = self.reader._begin({}, [], configuration) if native else None
             touched = sorted({c for _, c, _ in items} | {DEFAULT_COLLECTION, SCHEMA_COLLECTION})
-            if native:  # keep native writers off the indexes bulkloader rewrites
-                for collection in touched:
-                    locks.enter_context(self.reader.lock(collection))
-            with locks:
-                before = {c: set(self.reader.index(c).data['ouid']) for c in touched} if native else {}
-                try:
+            try:
+                with contextlib.ExitStack() as locks:
+                    if native:  # keep native writers off the indexes bulkloader rewrites
+                        for collection in touched:
+                            locks.enter_context(self.reader.lock(collection))
                     self.tool(run, 'bulkloader', ['-r', str(run), '-c', config_name, '-t', '1'], tmp)
-                except ToolFailed as e:
-                    # bulkloader stores every file it can: take them out again, so a run is all or nothing
-                    if native:
-                        self._undo(configuration, before)
-                    left = '' if native else ' (what it stored is left in place)'
-                    raise self.error('bulkloader exited %d: %s%s' % (e.code, cpp_message(e.output), left),
-                                     run, _failed_file(e.output)) from None
+            except BaseException as e:
+                try:
+                    if intent:
+                        self.reader._roll_back(intent)  # (the locks are free again: it takes them itself)
+                except (OSError, ArtdaqDBError) as failed:  # the disk may be full: the next sweep finishes it
+                    log.warning('artdaqDB store not rolled back yet (%s); the next archiver run will', failed)
+                if not isinstance(e, ToolFailed):
+                    raise
+                left = '' if native else ' (what it stored is left in place)'
+                raise self.error('bulkloader exited %d: %s%s' % (e.code, cpp_message(e.output), left),
+                                 run, _failed_file(e.output)) from None
+            if intent:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(str(intent))
         return self.stored_at(run)
-
-    def _undo(self, configuration, before):
-        """Remove what a failed bulkloader added to a filesystemdb (caller holds the collection locks)."""
-        from . import index
-        from .filesystem import fsync_dir
-        for collection, old in before.items():
-            path = self.reader.path / collection
-            index.forget(path / index.NAME)
-            idx = self.reader.index(collection)
-            added = set(idx.data['ouid']) - old
-            stamps = idx.data['configurations.assigned'].get(configuration, [])
-            if added and idx.remove(added, [(configuration, t) for t in stamps]):
-                self.reader.write_index(collection, idx, removed=True)
-                for oid in added:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(str(path / ('%s.json' % oid)))
-                fsync_dir(path)
 
     def export(self, run, out_dir):
         state = self.latest(run)

@@ -224,11 +224,18 @@ class FilesystemDB(ArtdaqDB):
                 found[name] = (writer_alive(name), docs)
         return found
 
-    def _begin(self, docs, assigned):
+    def _begin(self, docs, assigned, configuration=None):
         """Record, durably, what a store is about to add ({collection: [oid]}, its (configuration,
-        stamp) pairs), so a store cut short can be undone."""
+        stamp) pairs), so a store cut short can be undone.
+
+        configuration: instead, a new configuration another program (bulkloader) is about to
+        store; undoing it removes every document of that configuration.
+        """
         intent = self.path / _own(INTENT)
-        text = json.dumps({'docs': docs, 'assigned': sorted(set(assigned))})
+        plan = {'docs': docs, 'assigned': sorted(set(assigned))}
+        if configuration:
+            plan['configuration'] = configuration
+        text = json.dumps(plan)
         self.write_file(intent, text.encode())
         fsync_dir(self.path)
         return intent
@@ -242,14 +249,19 @@ class FilesystemDB(ArtdaqDB):
         try:
             plan = _load_intent(intent)
             docs, assigned = plan['docs'], [tuple(a) for a in plan['assigned']]
+            configuration = plan.get('configuration')
         except FileNotFoundError:
             return None  # another process finished it
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             raise self.error('unreadable store intent, left for `rra artdaqdb check --repair`',
                              file=str(intent)) from None
-        index.forget(self.path / SCHEMA_COLLECTION / index.NAME)
-        layout = set(self.index(SCHEMA_COLLECTION).data['ouid'])
-        committed = SCHEMA_COLLECTION in docs and set(docs[SCHEMA_COLLECTION]) <= layout
+        if configuration:  # a bulkloader store: everything of its (new) configuration goes
+            docs, assigned = self._configuration_docs(configuration)
+            committed = False
+        else:
+            index.forget(self.path / SCHEMA_COLLECTION / index.NAME)
+            layout = set(self.index(SCHEMA_COLLECTION).data['ouid'])
+            committed = SCHEMA_COLLECTION in docs and set(docs[SCHEMA_COLLECTION]) <= layout
         if not committed:
             for collection in sorted(docs, key=lambda c: (c != SCHEMA_COLLECTION, c)):
                 directory = self.path / collection
@@ -269,6 +281,18 @@ class FilesystemDB(ArtdaqDB):
             return None
         return 'rolled back an unfinished store of %d documents (%s)' % (
             sum(len(v) for v in docs.values()), intent.name)
+
+    def _configuration_docs(self, configuration):
+        """({collection: [oid]}, [(configuration, stamp)]) of every document of a configuration."""
+        docs, assigned = {}, []
+        for collection in self.collections():
+            index.forget(self.path / collection / index.NAME)
+            data = self.index(collection).data
+            if data['configurations.name'].get(configuration):
+                docs[collection] = list(data['configurations.name'][configuration])
+                stamps = data['configurations.assigned'].get(configuration, ())
+                assigned += [(configuration, t) for t in stamps]
+        return docs, assigned
 
     def ensure_metadata(self):
         """The SystemMetadata document the C++ library writes when it first connects."""
