@@ -53,6 +53,10 @@ def _store(cfg, layout, run, fhicl_dir, marker_path, batch, record_dirs):
             todo.append((other, m["config_name"], f, layout.artdaqdb_marker(other)))
     todo, results = _store_many(db, run, todo)
     for (r, _, _, marker), result in zip(todo, results):
+        if result.kept:
+            log.warning("[run %s] [artdaqdb] %s no longer in the run record: artdaqDB keeps the archived "
+                        "version, so the export and the blob still hold it (as the C++ tools and the "
+                        "legacy archiver do)", r, ", ".join("%s.fcl" % e for e in result.kept))
         if result.changed:
             log.info("[run %s] [artdaqdb] stored %s: %s", r, result.version,
                      ", ".join(result.stored))
@@ -120,11 +124,16 @@ def entity_md5s(manifest):
 
 
 def matches(cfg, run, fhicl_dir):
-    """The run's artdaqDB state if it holds exactly this FHiCL set (for recover), else None."""
+    """The run's artdaqDB state if it holds this FHiCL set (for recover), else None.
+
+    Entities the set no longer has are kept by artdaqDB (a file removed from the record):
+    they do not make a difference.
+    """
     state = connect.artdaqdb(cfg).latest(run)
     if state is None:
         return None
-    return state if state.md5 == entity_md5s(fhiclset.read_manifest(fhicl_dir)) else None
+    want = entity_md5s(fhiclset.read_manifest(fhicl_dir))
+    return state if {e: state.md5.get(e) for e in want} == want else None
 
 
 def write_marker(cfg, state, md5s, marker_path):

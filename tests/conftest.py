@@ -89,3 +89,18 @@ def real_ucondb_instance():
 def real_ucondb(real_ucondb_instance):
     """The real UconDB server, reset: empty folders run_records and test01, running."""
     return real_ucondb_instance.reset()
+
+
+@pytest.fixture
+def reference_conftoolp(monkeypatch):
+    """The real conftoolp module importable in this process, and forgotten again after the test
+    (other tests expect it not importable)."""
+    ref = need_reference("artdaq_database")
+    monkeypatch.syspath_prepend(str(ref / "python"))
+    try:
+        import conftoolp  # noqa: F401
+    except ImportError as e:
+        pytest.skip("the reference conftoolp does not load in this Python (%s)" % e)
+    yield ref
+    for name in ("conftoolp", "_conftoolp"):
+        sys.modules.pop(name, None)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from rra.artdaqdb.runs import next_number
 from rra.artdaqdb import ArtdaqDBError, fhicl_md5s, open_artdaqdb, parse_timestamp
 from rra.artdaqdb.check import check
 from rra.artdaqdb.filesystem import FilesystemDB
@@ -129,15 +130,37 @@ def test_every_file_is_stored_and_rules_come_from_fcl_conf_dir(tmp_path):
     assert check(db) == []
 
 
-def test_versions_order_numerically(db):
+def test_versions_sort_as_text_and_as_numbers(db):
+    """The C++ readers take the greatest version as text: after Cv9 comes Cv90, so they agree with rra."""
+    names = []
     for n in range(12):
         result = db.store(9, "c", {"a.fcl": ("a: %d\n" % n).encode(), "b.fcl": b"b: 1\n"})
-        assert result.version == "9/c" + ("v%d" % n if n else "")
+        names.append(result.version)
         assert set(result.stored) == ({"a", "b", "schema", "hashes"} if n == 0 else {"a", "schema", "hashes"})
+    assert names == ["9/c"] + ["9/cv%d" % n for n in range(1, 10)] + ["9/cv90", "9/cv91"]
+    assert names == sorted(names)
     state = db.latest(9)
-    assert state.version == "9/cv11" and state.entities["a"].version == "9/cv11"
+    assert state.version == "9/cv91" and state.entities["a"].version == "9/cv91"
     assert state.entities["b"].version == "9/c"
     assert db.export(9, db.path.parent / "out") and (db.path.parent / "out/a.fcl").read_text() == "\na: 11 \n"
+    numbers = (0, 1, 8, 9, 10, 89, 98, 99, 990, 999)
+    assert [next_number(n) for n in numbers] == [1, 2, 9, 90, 11, 90, 99, 990, 991, 9990]
+
+
+def test_a_v10_written_after_v9_is_read_as_the_cpp_reads_it(db, monkeypatch):
+    """An archive whose writer numbered Cv10 after Cv9: Cv9 is what the C++ exports, and the next is Cv90."""
+    for n in range(10):
+        db.store(4, "c", {"a.fcl": ("a: %d\n" % n).encode()})
+    assert db.latest(4).version == "4/cv9"  # rra names the next one 4/cv90; an older writer named it 4/cv10
+    from rra.artdaqdb import filesystem
+    orig = filesystem.build
+    with monkeypatch.context() as m:
+        m.setattr(filesystem, "build",
+                  lambda conv, e, c, v, cfg, r, ts: orig(conv, e, c, v.replace("v90", "v10"), cfg, r, ts))
+        db.store(4, "c", {"a.fcl": b"a: 10\n"})
+    assert db.latest(4).version == "4/cv9" and db.exported(4)["a.fcl"] == "\na: 9 \n"
+    assert db.store(4, "c", {"a.fcl": b"a: 11\n"}).version == "4/cv90"
+    assert db.exported(4)["a.fcl"] == "\na: 11 \n"
 
 
 def test_errors_name_run_file_and_leave_nothing(db, tmp_path):
@@ -168,18 +191,34 @@ def test_interrupted_store_is_completed_by_the_retry(db, monkeypatch):
     files = {"a.fcl": b"a: 1\n", "b.fcl": b"b: 2\n"}
     real = FilesystemDB.write_index
 
-    def crash(self, collection, idx, added=()):
-        if collection == "SystemLayout":
+    def crash(self, collection, idx, added=(), removed=False):
+        if collection == "SystemLayout" and not removed:
             raise OSError(28, "No space left on device")
-        return real(self, collection, idx, added)
+        return real(self, collection, idx, added, removed)
     monkeypatch.setattr(FilesystemDB, "write_index", crash)
     with pytest.raises(ArtdaqDBError, match="run 3: .*No space left on device"):
         db.store(3, "c", files)
     assert db.runs() == [] and db.latest(3) is None
+    # rolled back by the writer itself: no intent left, no stale entry, no orphan document
+    assert db.intents() == {} and check(db) == []
+    assert json.loads((db.path / "RunHistory/index.json").read_text())["ouid"] == []
     monkeypatch.setattr(FilesystemDB, "write_index", real)
     assert db.store(3, "c", files).version == "3/c"
     idx = json.loads((db.path / "RunHistory/index.json").read_text())
     assert len(idx["ouid"]) == 3 and db.runs() == [3] and check(db) == []
+
+
+def test_a_rollback_that_fails_for_a_bug_fails_loudly(db, monkeypatch):
+    """Only a rollback stopped by the disk (OSError) or a lock is left for the next sweep."""
+    def crash(self, collection, idx, added=(), removed=False):
+        raise OSError(28, "No space left on device")
+
+    def broken(self, intent):
+        raise TypeError("a bug in the rollback")
+    monkeypatch.setattr(FilesystemDB, "write_index", crash)
+    monkeypatch.setattr(FilesystemDB, "_roll_back", broken)
+    with pytest.raises(TypeError, match="a bug in the rollback"):
+        db.store(3, "c", {"a.fcl": b"a: 1\n"})
 
 
 def test_other_processes_writes_are_replayed_not_reparsed(db, monkeypatch):

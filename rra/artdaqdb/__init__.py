@@ -29,7 +29,7 @@ def open_artdaqdb(database_uri, backend='auto', fcl_conf_dir=None, remote_host=N
     kind = scheme(database_uri)
     if backend not in BACKENDS:
         raise ArtdaqDBError('unknown backend %r; choose one of %s' % (backend, ', '.join(BACKENDS)),
-                            uri=redact(database_uri))
+                            uri=database_uri)
     if backend == 'auto':
         backend = 'native' if kind == 'filesystemdb' else 'conftoolp'
     if kind == 'mongodb' and backend in ('native', 'conftoolp'):
@@ -39,10 +39,10 @@ def open_artdaqdb(database_uri, backend='auto', fcl_conf_dir=None, remote_host=N
             raise ArtdaqDBError('a mongodb:// database is served only by backend conftoolp (the artdaq_database '
                                 'SWIG module, not importable here: %s) or backend tools (bulkloader/'
                                 'bulkdownloader, legacy use_tools: true); the native backend reads and writes '
-                                'filesystemdb:// only' % e, uri=redact(database_uri)) from None
+                                'filesystemdb:// only' % e, uri=database_uri) from None
         if backend == 'native':
             raise ArtdaqDBError('the native backend serves filesystemdb:// only; use backend conftoolp or tools '
-                                'for mongodb://', uri=redact(database_uri))
+                                'for mongodb://', uri=database_uri)
     if backend == 'native':
         from .filesystem import FilesystemDB
         return FilesystemDB(database_uri, fcl_conf_dir)

@@ -11,8 +11,8 @@ import filelock
 from ..fhicl import cppjson
 from . import index
 from .errors import ArtdaqDBError
-from .record import (HASHES, NO_COMMENTS, SCHEMA, build, fields, hashes_document, parse_hashes,
-                     parse_timestamp, system_metadata, timestamp)
+from .record import (HASHES, SCHEMA, build, fields, hashes_document, parse_hashes, parse_timestamp,
+                     same_document, system_metadata, timestamp)
 from .runs import SCHEMA_COLLECTION, ArtdaqDB, Entry, RunState, version_number
 from .uri import filesystem_path
 
@@ -93,21 +93,21 @@ class FilesystemDB(ArtdaqDB):
                    if c == SCHEMA_COLLECTION and SCHEMA in entities and configs and version]
         if not commits:
             return None
-        configuration, version = max(commits, key=lambda cv: (version_number(cv[1], cv[0]), cv[1]))
+        configuration = max(commits, key=lambda cv: (version_number(cv[1], cv[0]), cv[1]))[0]
         committed = {v for c, v in commits if c == configuration}
-        best = {}
+        # As the C++ readers choose: the greatest version as text (Cv9 over Cv10), then the smallest oid.
+        version, best = max(committed), {}
         for c, oid, v, entities, configs in docs:
             if v in committed and configuration in configs:
                 for entity in entities:
-                    key = (version_number(v, configuration), oid)
-                    if entity not in best or key > best[entity][0]:
-                        best[entity] = (key, Entry(c, v, oid))
-        entities = {e: entry for e, (key, entry) in sorted(best.items())}
+                    old = best.get(entity)
+                    if old is None or v > old.version or (v == old.version and oid < old.oid):
+                        best[entity] = Entry(c, v, oid)
+        entities = dict(sorted(best.items()))
         state = RunState(run, configuration, version, self._stored_at(configuration), entities)
         hashes = entities.get(HASHES)
         known = parse_hashes(self.read(hashes.collection, hashes.oid, run)) if hashes else {}
-        since = version_number(hashes.version, configuration) if hashes else 0
-        state.md5 = {e: (known.get(e) if version_number(entry.version, configuration) <= since else None)
+        state.md5 = {e: (known.get(e) if hashes and entry.version <= hashes.version else None)
                      for e, entry in entities.items() if e not in (SCHEMA, HASHES)}
         return state
 
@@ -224,11 +224,18 @@ class FilesystemDB(ArtdaqDB):
                 found[name] = (writer_alive(name), docs)
         return found
 
-    def _begin(self, docs, assigned):
+    def _begin(self, docs, assigned, configuration=None):
         """Record, durably, what a store is about to add ({collection: [oid]}, its (configuration,
-        stamp) pairs), so a store cut short can be undone."""
+        stamp) pairs), so a store cut short can be undone.
+
+        configuration: instead, a new configuration another program (bulkloader) is about to
+        store; undoing it removes every document of that configuration.
+        """
         intent = self.path / _own(INTENT)
-        text = json.dumps({'docs': docs, 'assigned': sorted(set(assigned))})
+        plan = {'docs': docs, 'assigned': sorted(set(assigned))}
+        if configuration:
+            plan['configuration'] = configuration
+        text = json.dumps(plan)
         self.write_file(intent, text.encode())
         fsync_dir(self.path)
         return intent
@@ -242,14 +249,19 @@ class FilesystemDB(ArtdaqDB):
         try:
             plan = _load_intent(intent)
             docs, assigned = plan['docs'], [tuple(a) for a in plan['assigned']]
+            configuration = plan.get('configuration')
         except FileNotFoundError:
             return None  # another process finished it
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             raise self.error('unreadable store intent, left for `rra artdaqdb check --repair`',
                              file=str(intent)) from None
-        index.forget(self.path / SCHEMA_COLLECTION / index.NAME)
-        layout = set(self.index(SCHEMA_COLLECTION).data['ouid'])
-        committed = SCHEMA_COLLECTION in docs and set(docs[SCHEMA_COLLECTION]) <= layout
+        if configuration:  # a bulkloader store: everything of its (new) configuration goes
+            docs, assigned = self._configuration_docs(configuration)
+            committed = False
+        else:
+            index.forget(self.path / SCHEMA_COLLECTION / index.NAME)
+            layout = set(self.index(SCHEMA_COLLECTION).data['ouid'])
+            committed = SCHEMA_COLLECTION in docs and set(docs[SCHEMA_COLLECTION]) <= layout
         if not committed:
             for collection in sorted(docs, key=lambda c: (c != SCHEMA_COLLECTION, c)):
                 directory = self.path / collection
@@ -269,6 +281,18 @@ class FilesystemDB(ArtdaqDB):
             return None
         return 'rolled back an unfinished store of %d documents (%s)' % (
             sum(len(v) for v in docs.values()), intent.name)
+
+    def _configuration_docs(self, configuration):
+        """({collection: [oid]}, [(configuration, stamp)]) of every document of a configuration."""
+        docs, assigned = {}, []
+        for collection in self.collections():
+            index.forget(self.path / collection / index.NAME)
+            data = self.index(collection).data
+            if data['configurations.name'].get(configuration):
+                docs[collection] = list(data['configurations.name'][configuration])
+                stamps = data['configurations.assigned'].get(configuration, ())
+                assigned += [(configuration, t) for t in stamps]
+        return docs, assigned
 
     def ensure_metadata(self):
         """The SystemMetadata document the C++ library writes when it first connects."""
@@ -302,9 +326,7 @@ class FilesystemDB(ArtdaqDB):
     def _same(self, state, entity, data):
         entry = state.entities[entity]
         stored = self.read(entry.collection, entry.oid, state.run)
-        new = self._convert(state.run, entity, data)
-        doc = lambda d: [(k, v) for k, v in d['document'].items() if k != 'search']
-        return doc(stored) == doc(new) and stored.get('comments') == (new.get('comments') or NO_COMMENTS)
+        return same_document(stored, self._convert(state.run, entity, data))
 
     def _write(self, batch, stop=None):
         batches, stamps = {}, {}
@@ -326,9 +348,9 @@ class FilesystemDB(ArtdaqDB):
         except BaseException:
             try:
                 self._roll_back(intent)
-            except Exception as e:  # the disk may still be full: the next sweep finishes it
+            except (OSError, ArtdaqDBError) as e:  # the disk may still be full: the next sweep finishes it
                 log.warning('artdaqDB store not rolled back yet (%s); the next archiver run will', e)
-            raise
+            raise  # (anything else from the rollback is a bug: it propagates, chained to this)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(intent)
         return stamps

@@ -90,6 +90,13 @@ def build(converted, entity, collection, version, configuration, run, ts):
         ('configtype', 'notprovided')])
 
 
+def same_document(stored, converted):
+    """Whether a stored document holds what fhicl_to_json makes of a file (bookkeeping aside)."""
+    doc = lambda d: [(k, v) for k, v in d['document'].items() if k != 'search']
+    comments = converted.get('comments') or NO_COMMENTS
+    return doc(stored) == doc(converted) and stored.get('comments') == comments
+
+
 def fields(record):
     """What index.json keeps of a document: oid, version, configurations, entities, aliases, runs."""
     names = lambda key: [str(x['name']) for x in record.get(key) or ()]

@@ -50,6 +50,8 @@ class StoreResult:
     md5: Dict[str, str]
     stored_at: Optional[str]
     stored: Tuple[str, ...] = ()
+    kept: Tuple[str, ...] = ()  # archived entities the set no longer has: they stay, as in the C++ archive
+
 
     @property
     def changed(self):
@@ -62,6 +64,15 @@ def version_number(version, configuration):
         return 0
     rest = version[len(configuration):] if version.startswith(configuration) else ''
     return int(rest[1:]) if rest[:1] == 'v' and rest[1:].isdigit() else -1
+
+
+def next_number(n):
+    """The update number after n: n + 1, except after 9, 99, ... (90, 990, ...).
+
+    The C++ readers take the lexicographically greatest version (`Cv9` over `Cv10`), so
+    every new version must sort after the last one as text as well as by number.
+    """
+    return int('%d0' % n) if n and str(n + 1) < str(n) else n + 1
 
 
 def entity_of(name):
@@ -177,7 +188,7 @@ def plan(run, configuration, texts, state, schema_text, same=None):
                    and not (state.md5.get(e) is None and e in state.entities and same and same(e, texts[e]))]
         if not changed:
             return None, {}, md5s
-        version = '%sv%d' % (configuration, state.number + 1)
+        version = '%sv%d' % (configuration, next_number(state.number))
     todo = {e: texts[e] for e in changed}
     todo[SCHEMA] = texts.get(SCHEMA, schema_text)
     todo[HASHES] = None
@@ -198,7 +209,7 @@ class ArtdaqDB:
         return '<%s %s %s>' % (type(self).__name__, self.backend, self.safe_uri)
 
     def error(self, message, run=None, file=None):
-        return ArtdaqDBError(message, run=run, file=file, uri=self.safe_uri)
+        return ArtdaqDBError(message, run=run, file=file, uri=self.uri)  # redacted by ArtdaqDBError
 
     @property
     def schema(self):
@@ -275,8 +286,10 @@ class ArtdaqDB:
                 if version is not None:
                     batch.append((run, configuration, version, [(e, self.collection(e), d) for e, d in todo.items()],
                                   md5s))
+                kept = tuple(e for e in state.entities if e not in texts and e not in (SCHEMA, HASHES)) \
+                    if state else ()
                 results.append(StoreResult(self.safe_uri, run, configuration, version, md5s,
-                                           state.stored_at if version is None else None, tuple(todo)))
+                                           state.stored_at if version is None else None, tuple(todo), kept))
             try:
                 stamps = self._write(batch, stop) if batch else {}
             except OSError as e:

@@ -18,15 +18,15 @@ def scheme(uri):
         if str(uri).startswith(prefix):
             return prefix[:-3]
     raise ArtdaqDBError('unsupported database URI; use filesystemdb:///abs/path or '
-                        'mongodb://host:port/db', uri=redact(uri))
+                        'mongodb://host:port/db', uri=uri)
 
 
 def filesystem_path(uri):
     """The database directory of a filesystemdb:// URI (the C++ side drops a trailing '/')."""
     if not str(uri).startswith(FILESYSTEM):
-        raise ArtdaqDBError('not a filesystemdb:// URI', uri=redact(uri))
+        raise ArtdaqDBError('not a filesystemdb:// URI', uri=uri)
     path = str(uri)[len(FILESYSTEM):]
     path = path.rstrip('/') or path
     if not path:
-        raise ArtdaqDBError('filesystemdb:// URI without a path', uri=redact(uri))
+        raise ArtdaqDBError('filesystemdb:// URI without a path', uri=uri)
     return path
