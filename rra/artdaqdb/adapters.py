@@ -395,3 +395,13 @@ def _untar(data, directory, error):
                     target.write_bytes(tar.extractfile(member).read())
     except (tarfile.TarError, EOFError) as e:
         raise error('the export from the remote host is not a tar stream: %s' % e) from None
+
+
+def _each_run(write_run, batch, stop):
+    """{run: stamp} of write_run for each run of batch, until stop() says True."""
+    stamps = {}
+    for entry in batch:
+        stamps[entry[0]] = write_run(*entry)
+        if stop is not None and stop():
+            break
+    return stamps
