@@ -29,19 +29,22 @@ def upload(cfg, run, blob_path, marker_path):
     data = Path(blob_path).read_bytes()
     db, key = connect.ucondb(cfg), str(run)
     found = adoptable(db, run, data)
+    replaced = None
     if found is not None:
-        meta, stored_md5, differ = found
+        meta, stored_md5, differ, exact = found
         if not differ:
+            log.info("[run %s] [ucondb] already stored as version %s%s: nothing uploaded", run,
+                     meta.version_id, "" if exact else " (differs only in Packed on/hashes.fcl)")
             write_marker(cfg, run, meta, stored_md5, True, marker_path)
             return
-        old = meta.version_id
+        replaced = (meta.version_id, differ)
         meta = db.put(key, data, tags=[key], override=True)
         log.info("[run %s] [ucondb] replaced version %s by %s (override); differing: %s",
-                 run, old, meta.version_id, ", ".join(differ))
+                 run, replaced[0], meta.version_id, ", ".join(differ))
     else:
         meta = db.put(key, data, tags=[key])
         log.info("[run %s] [ucondb] uploaded version %s", run, meta.version_id)
-    write_marker(cfg, run, meta, hashlib.md5(data).hexdigest(), False, marker_path)
+    write_marker(cfg, run, meta, hashlib.md5(data).hexdigest(), False, marker_path, replaced)
 
 
 def adler32(data):
@@ -51,33 +54,33 @@ def adler32(data):
 
 
 def adoptable(db, run, data):
-    """(meta, its MD5, differing sections) of what key=run holds now; None if nothing.
+    """(meta, its MD5, differing sections, same bytes) of what key=run holds now; None if nothing.
 
     Same size and adler32, or the same sections apart from Packed on and
-    hashes.fcl (a legacy upload), means no differing sections: adopt it.
+    hashes.fcl (a legacy upload), means no differing sections: adopt it. It only
+    looks (rra recover --dry-run asks too): the caller says what it did.
     """
     key = str(run)
     meta = db.meta(key)
     if meta is None:
         return None
     if meta.size == len(data) and meta.adler32 == adler32(data):
-        log.info("[run %s] [ucondb] already stored as version %s", run, meta.version_id)
-        return meta, hashlib.md5(data).hexdigest(), []
+        return meta, hashlib.md5(data).hexdigest(), [], True
     stored, meta = db.get(key)
-    differ = differences(stored, data)
-    if not differ:
-        log.info("[run %s] [ucondb] version %s differs only in Packed on/hashes.fcl: adopted",
-                 run, meta.version_id)
-    return meta, hashlib.md5(stored).hexdigest(), differ
+    return meta, hashlib.md5(stored).hexdigest(), differences(stored, data), False
 
 
-def write_marker(cfg, run, meta, stored_md5, adopted, marker_path):
-    markers.write(marker_path, {
+def write_marker(cfg, run, meta, stored_md5, adopted, marker_path, replaced=None):
+    """replaced: (old version id, differing sections) when the upload overrode another version."""
+    fields = {
         "server_url": redact(cfg["ucon_db.server_url"]),
         "folder": cfg["ucon_db.folder_name"], "object": cfg["ucon_db.object_name"],
         "key": str(run), "version_id": meta.version_id, "size": meta.size,
         "adler32": meta.adler32, "md5": stored_md5, "adopted": adopted, "time": markers.now(),
-    })
+    }
+    if replaced:
+        fields.update(replaced=replaced[0], differing=list(replaced[1]))
+    markers.write(marker_path, fields)
 
 
 def validate(cfg, run, blob_path, ucondb_marker, validated_path, content_checks=False,
