@@ -227,8 +227,8 @@ class Reporter(ConsoleReporter):
         found, failed = self.found, {r for r, _, _ in self.failed}
         done = found.get("sealed", 0) + len(self.validated)
         now = self.counts["validate", "done"]
-        line = "now: %d of %d runs archived and validated (%d validated by this invocation)" % (
-            done, found["runs"], now)
+        line = "now: %d of %d runs archived and validated (%d sealed before, %d validated by this " \
+            "invocation)" % (done, found["runs"], found.get("sealed", 0), now)
         if failed:
             line += "; %d failed (retried by the next invocation)" % len(failed)
         return line

@@ -87,7 +87,7 @@ def test_a_forced_unchanged_run_says_nothing_was_stored(tmp_path):
     assert first.returncode == 0
     log = tmp_path / "work" / "archiver.log"
     assert "[run 201] [artdaqdb] stored as 201/" in log.read_text()  # by run 200's store
-    assert "now: 3 of 3 runs archived and validated (3 validated by this invocation)" in first.stdout
+    assert "now: 3 of 3 runs archived and validated (0 sealed before, 3 validated by this invocation)" in first.stdout
     assert "artdaqDB: 3 new versions (3 first versions, 0 updates" in first.stdout
     assert "UconDB: 3 uploaded, 0 replaced" in first.stdout
     before = log.read_text()
@@ -97,7 +97,7 @@ def test_a_forced_unchanged_run_says_nothing_was_stored(tmp_path):
     assert "[run 201] [artdaqdb] nothing stored: artdaqDB already holds this FHiCL set" in new
     assert "stored as" not in new and "artdaqDB:" not in forced.stdout
     again = doit(cfg)
-    assert "now: 3 of 3 runs archived and validated (0 validated by this invocation)" in again.stdout
+    assert "now: 3 of 3 runs archived and validated (3 sealed before, 0 validated by this invocation)" in again.stdout
 
 
 def test_progress_moves_with_every_stage(tmp_path):
@@ -181,3 +181,16 @@ def test_the_switch_from_the_legacy_archiver_is_predicted_and_reported(tmp_path)
 
     check = rra(cfg, "check-config")
     assert "app.batch_size: 3 means at most 3 runs per invocation" in check.stderr
+
+
+def test_list_and_forget_do_what_the_readme_says_for_sealed_runs(tmp_path):
+    records = make_records(tmp_path / "records", 400, 2, "--lite")
+    cfg = write_config(tmp_path, records)
+    assert doit(cfg).returncode == 0
+    listed = doit(cfg, "list", "--all").stdout
+    assert "validate:400" not in listed  # sealed: no tasks unless named or full=1
+    assert "validate:400" in doit(cfg, "list", "--all", "full=1").stdout
+    assert doit(cfg, "forget", "validate:400").returncode == 0
+    assert ".  validate:400" not in doit(cfg).stdout  # a plain doit still skips the sealed run
+    named = doit(cfg, "validate:400")
+    assert named.returncode == 0 and ".  validate:400" in named.stdout
