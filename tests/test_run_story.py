@@ -87,7 +87,8 @@ def test_a_forced_unchanged_run_says_nothing_was_stored(tmp_path):
     assert first.returncode == 0
     log = tmp_path / "work" / "archiver.log"
     assert "[run 201] [artdaqdb] stored as 201/" in log.read_text()  # by run 200's store
-    assert "now: 3 of 3 runs archived and validated (0 sealed before, 3 validated by this invocation)" in first.stdout
+    assert "now: 3 of 3 runs archived and validated (0 sealed before, 3 validated by this " \
+        "invocation)" in first.stdout
     assert "artdaqDB: 3 new versions (3 first versions, 0 updates" in first.stdout
     assert "UconDB: 3 uploaded, 0 replaced" in first.stdout
     before = log.read_text()
@@ -97,7 +98,8 @@ def test_a_forced_unchanged_run_says_nothing_was_stored(tmp_path):
     assert "[run 201] [artdaqdb] nothing stored: artdaqDB already holds this FHiCL set" in new
     assert "stored as" not in new and "artdaqDB:" not in forced.stdout
     again = doit(cfg)
-    assert "now: 3 of 3 runs archived and validated (3 sealed before, 0 validated by this invocation)" in again.stdout
+    assert "now: 3 of 3 runs archived and validated (3 sealed before, 0 validated by this " \
+        "invocation)" in again.stdout
 
 
 def test_progress_moves_with_every_stage(tmp_path):

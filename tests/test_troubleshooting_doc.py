@@ -18,8 +18,8 @@ SPAN = re.compile(r"``\s?(.+?)\s?``|`([^`]+)`")
 # <placeholders>, "...", and numbers (a timeout, a status code, a count) stand for what varies.
 PLACEHOLDER = re.compile(r"<[^<>]*>|\.\.\.|\[\.\.\.\]|\b\d+s?\b")
 # Spans that are commands, keys or file names, not messages.
-NOT_A_MESSAGE = re.compile(r"^(rra --config |rra (report|recover|status|fhiclize|fhicl|artdaqdb|check-config)\b(?!:)"
-                           r"|\./run_archiver\.sh \$CFG|doit |cat |ls |grep |sed |curl |df |chmod )")
+NOT_A_MESSAGE = re.compile(r"^(rra --config |rra (report|recover|status|fhiclize|fhicl|artdaqdb"
+                           r"|check-config)\b(?!:)|\./run_archiver\.sh \$CFG|doit |cat |ls |grep |sed |curl |df |chmod )")
 
 
 def messages():
