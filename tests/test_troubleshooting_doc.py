@@ -19,7 +19,8 @@ SPAN = re.compile(r"``\s?(.+?)\s?``|`([^`]+)`")
 PLACEHOLDER = re.compile(r"<[^<>]*>|\.\.\.|\[\.\.\.\]|\b\d+s?\b")
 # Spans that are commands, keys or file names, not messages.
 NOT_A_MESSAGE = re.compile(r"^(rra --config |rra (report|recover|status|fhiclize|fhicl|artdaqdb"
-                           r"|check-config)\b(?!:)|\./run_archiver\.sh \$CFG|doit |cat |ls |grep |sed |curl |df |chmod )")
+                           r"|check-config)\b(?!:)|\./run_archiver\.sh \$CFG"
+                           r"|doit |cat |ls |grep |sed |curl |df |chmod )")
 
 
 def messages():
