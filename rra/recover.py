@@ -5,6 +5,7 @@ target recover writes is one it verified against the databases; everything
 else is removed, so the next `doit` does exactly the missing work. Nothing is
 ever uploaded or stored here.
 """
+import contextlib
 import logging
 import os
 import subprocess
@@ -70,6 +71,27 @@ class Plan:
 
 def recover(cfg, stage="all", dry_run=False):
     """Check every run on disk against the databases; write the targets that hold."""
+    if dry_run:
+        with _quiet_log_file():
+            return _recover(cfg, stage, True)
+    return _recover(cfg, stage, False)
+
+
+@contextlib.contextmanager
+def _quiet_log_file():
+    """A dry run leaves the log file alone (its lines would read as things done)."""
+    handlers = [h for h in logging.getLogger("rra").handlers if getattr(h, "_rra", "") == "file"]
+    drop = lambda record: False  # noqa: E731
+    for h in handlers:
+        h.addFilter(drop)
+    try:
+        yield
+    finally:
+        for h in handlers:
+            h.removeFilter(drop)
+
+
+def _recover(cfg, stage, dry_run):
     layout = Layout(cfg.work_dir)
     out = Outcome()
     with tempfile.TemporaryDirectory(prefix=".recover.", dir=_mkdir(layout.work_dir)) as tmp:

@@ -135,9 +135,11 @@ def test_the_switch_from_the_legacy_archiver_is_predicted_and_reported(tmp_path)
     cfg = legacy_archive(tmp_path)
     log = tmp_path / "work" / "archiver.log"
     logged = log.read_text()
+    (tmp_path / "records" / "1001" / "notes").mkdir()  # fhiclize warns about it
 
     dry = rra(cfg, "recover", "--dry-run")
     assert dry.returncode == 0, dry.stderr
+    assert "subdirectory notes ignored" in dry.stderr  # on the console, not in the log
     assert "4 runs left for doit (4 to import, 0 to migrate)" in dry.stdout
     assert re.search(r"1000-1002 \(3 runs\): artdaqDB lacks environment, ranks, settings, setup "
                      r"\(as in every run the legacy archiver stored\): a new version; UconDB "
