@@ -137,7 +137,8 @@ def recover_cmd(obj, stage, dry_run):
         if not dry_run:
             logging.getLogger("rra").info("recover: %s", line.strip())
     for run, message in out.failed:
-        click.echo("run %d: %s" % (run, message), err=True)
+        prefix = "run %d: " % run
+        click.echo(message if message.startswith(prefix) else prefix + message, err=True)
     if not dry_run:
         click.echo("next: run `doit` to do the remaining work")
     sys.exit(1 if out.failed else 0)

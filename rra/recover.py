@@ -52,11 +52,11 @@ class Plan:
         if self.store == "first":
             says.append("not in artdaqDB: stored (first version)")
         elif self.store == "update":
-            parts = (["lacks " + ", ".join(self.lacks)] if self.lacks else []) + \
-                (["differs in " + ", ".join(self.changed)] if self.changed else [])
             legacy = " (as in every run the legacy archiver stored)" if LEGACY_DROPPED <= \
                 set(self.lacks) else ""
-            says.append("artdaqDB %s%s: a new version" % ("; ".join(parts), legacy))
+            parts = (["lacks " + ", ".join(self.lacks) + legacy] if self.lacks else []) + \
+                (["differs in " + ", ".join(self.changed)] if self.changed else [])
+            says.append("artdaqDB %s: a new version" % "; ".join(parts))
         if self.upload == "upload":
             says.append("UconDB has no such key: uploaded")
         elif self.upload == "replace":
@@ -124,8 +124,8 @@ def _recover_run(cfg, layout, rec, stage, scratch, out):
     fhiclset.build(run, rec.path, fhicl_dir, cfg["fhiclize_generate"])
     state = importing.matches(cfg, run, fhicl_dir)
     if state is None:
+        out.plans[run] = _plan_import(cfg, run, fhicl_dir, stage)  # may fail: the run's problem
         out.to_import.append(run)
-        out.plans[run] = _plan_import(cfg, run, fhicl_dir, stage)
         if not scratch:
             _remove(layout.artdaqdb_marker(run), layout.blob(run), layout.ucondb_marker(run),
                     layout.validated(run))

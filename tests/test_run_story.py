@@ -198,3 +198,16 @@ def test_list_and_forget_do_what_the_readme_says_for_sealed_runs(tmp_path):
     assert ".  validate:400" not in doit(cfg).stdout  # a plain doit still skips the sealed run
     named = doit(cfg, "validate:400")
     assert named.returncode == 0 and ".  validate:400" in named.stdout
+
+
+def test_recover_names_a_run_it_cannot_plan_and_plans_the_others(tmp_path):
+    cfg = legacy_archive(tmp_path, count=2)
+    meta = tmp_path / "records" / "1000" / "metadata.txt"
+    meta.chmod(0o644)
+    meta.write_text(re.sub(r"(?m)^Config name: .*$", "Config name: renamed", meta.read_text()))
+    dry = rra(cfg, "recover", "--dry-run")
+    assert dry.returncode == 1
+    assert re.fullmatch(r"run 1000: run is archived as configuration 1000/\w+, not 1000/renamed",
+                        dry.stderr.strip().splitlines()[-1]), dry.stderr
+    assert "1 runs left for doit (1 to import, 0 to migrate)" in dry.stdout
+    assert "  1001 (1 run): artdaqDB lacks" in dry.stdout
