@@ -266,10 +266,12 @@ def _succeeded_since(layout, run, stage, at):
              "blob": layout.blob, "ucondb": layout.ucondb_marker, "validate": layout.validated}
     for later in STAGES[STAGES.index(stage):]:
         try:
-            if os.stat(paths[later](run)).st_ctime > at:  # ctime: validated.md5's mtime is a seal
-                return True
+            st = os.stat(paths[later](run))
         except (OSError, KeyError):
-            pass
+            continue
+        # targets are renamed into place (mtime: when written); validated.md5's mtime is a seal
+        if (st.st_ctime if later == "validate" else st.st_mtime) > at:
+            return True
     return False
 
 

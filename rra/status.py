@@ -50,9 +50,13 @@ def collect(cfg, run, live=False):
 
 
 def _record(path, seal_path):
-    sig = signature(path)
-    return {"path": path, "changed": _when(sig / 1e9), "sealed": is_sealed(path, seal_path),
-            "files": len([e for e in os.scandir(path) if e.is_file(follow_symlinks=False)])}
+    out = {"path": path, "changed": _when(signature(path) / 1e9),
+           "sealed": is_sealed(path, seal_path), "files": None}
+    try:
+        out["files"] = len([e for e in os.scandir(path) if e.is_file(follow_symlinks=False)])
+    except OSError as e:  # the failure record says what fhiclize made of it
+        out["error"] = "cannot list %s: %s" % (path, e.strerror)
+    return out
 
 
 def _when(epoch):
@@ -66,7 +70,8 @@ def _stage(cfg, layout, run, stage):
         st = os.stat(path)
     except OSError:
         return out
-    out.update(done=True, time=_when(st.st_ctime))  # ctime: validated.md5's mtime is its seal
+    # when it was written: validated.md5's mtime is the record's signature (its seal)
+    out.update(done=True, time=_when(st.st_ctime if stage == "validate" else st.st_mtime))
     try:
         if stage == "fhiclize":
             manifest = markers.read(path)
@@ -151,8 +156,9 @@ def render(story):
     lines = ["run %d" % run]
     rec = story["record"]
     if rec:
-        lines.append("  record     %s: %d files, last changed %s%s" % (
-            rec["path"], rec["files"], rec["changed"], ", sealed" if rec["sealed"] else ""))
+        lines.append("  record     %s: %s files, last changed %s%s" % (
+            rec["path"], "?" if rec["files"] is None else rec["files"], rec["changed"],
+            ", sealed" if rec["sealed"] else ""))
     else:
         lines.append("  record     none on disk")
     for st in story["stages"]:
