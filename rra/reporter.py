@@ -217,9 +217,11 @@ class Reporter(ConsoleReporter):
             lines.append("UconDB: %d uploaded, %d replaced (override), %d already there (adopted)"
                          % (len(ups["uploaded"]), len(ups["replaced"]), len(ups["adopted"])))
         if ups["replaced"]:
-            why = ", ".join("%s (%d)" % (name, n) for name, n in self.differing.most_common(8))
-            lines.append("  replaced %s: the stored version differed in %s; the old versions stay "
-                         "readable by id" % (spell(ranges(ups["replaced"]), 8), why))
+            lines.append("  replaced %s; the old versions stay readable by id" % spell(
+                ranges(ups["replaced"]), 8))
+            lines.append("  they differed in " + ", ".join(
+                "%s (%d run%s)" % (name, n, "" if n == 1 else "s")
+                for name, n in self.differing.most_common(8)))
         return lines
 
     def standing(self):

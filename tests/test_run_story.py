@@ -169,7 +169,8 @@ def test_the_switch_from_the_legacy_archiver_is_predicted_and_reported(tmp_path)
         n = len(range(1000, 1003)) if out is first else 1
         assert "artdaqDB: %d new versions (0 first versions, %d updates" % (n, n) in text
         assert "UconDB: 0 uploaded, %d replaced (override)" % n in text
-        assert re.search(r"replaced %s: .*setup.fcl \(%d\)" % (runs, n), text), text
+        assert "  replaced %s; the old versions stay readable by id" % runs in text
+        assert re.search(r"  they differed in .*setup.fcl \(%d runs?\)" % n, text), text
     assert "now: 4 of 4 runs archived and validated" in second.stdout
 
     # A UconDB key that is no run of this archive is a note, not a disagreement to act on.
