@@ -199,6 +199,7 @@ def test_list_and_forget_do_what_the_readme_says_for_sealed_runs(tmp_path):
     assert ".  validate:400" not in doit(cfg).stdout  # a plain doit still skips the sealed run
     named = doit(cfg, "validate:400")
     assert named.returncode == 0 and ".  validate:400" in named.stdout
+    assert "batch_size" not in rra(cfg, "check-config").stderr  # the default warns nobody
 
 
 def test_recover_names_a_run_it_cannot_plan_and_plans_the_others(tmp_path):
