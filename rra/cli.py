@@ -53,6 +53,12 @@ def main(ctx, config_file, verbose):
 def check_config(obj, cfg, connect):
     """Print the effective config (secrets masked); exit 1 with the problem if it is invalid."""
     cfg = config_mod.load(cfg or obj["config"])
+    cap, default = cfg["app.batch_size"], config_mod.SCHEMA["app.batch_size"][1]
+    if 0 < cap < default:  # the legacy meant runs per batch, several batches per invocation
+        log.setup().warning("%s: app.batch_size: %d means at most %d runs per invocation in rra (the "
+                            "legacy archiver's batch_size was runs per batch, several batches per "
+                            "invocation); a catch-up takes longer: raise it (default %d) unless "
+                            "you mean it", cfg.path, cap, cap, default)
     click.echo("# effective config from %s" % cfg.path)
     for key, value in cfg.masked().items():
         click.echo("%s: %s" % (key, value))
@@ -100,6 +106,23 @@ def report_cmd(obj, as_json, live):
                nl=as_json)
 
 
+@main.command("status")
+@click.argument("run", type=int)
+@click.option("--json", "as_json", is_flag=True, help="machine-readable")
+@click.option("--live", is_flag=True, help="also ask artdaqDB and UconDB what they hold now")
+@click.pass_obj
+def status_cmd(obj, run, as_json, live):
+    """One run's story: each stage done or not, when, versions, the last failure, how to retry."""
+    from . import status
+    cfg = config_mod.load(obj["config"])
+    log.setup(cfg, obj["verbose"])
+    try:
+        story = status.collect(cfg, run, live=live)
+    except status.NoSuchRun as e:
+        raise click.ClickException(str(e))
+    click.echo(status.dumps(story) if as_json else status.render(story), nl=as_json)
+
+
 @main.command("recover")
 @click.option("--stage", type=click.Choice(["import", "migrate", "all"]), default="all",
               show_default=True)
@@ -107,7 +130,8 @@ def report_cmd(obj, as_json, live):
 @click.pass_obj
 def recover_cmd(obj, stage, dry_run):
     """Rebuild targets and doit's state from what artdaqDB and UconDB hold (uploads nothing)."""
-    from . import recover, report
+    import logging
+    from . import recover
     from .lock import ArchiverLock, LockedError
     cfg = config_mod.load(obj["config"])
     log.setup(cfg, obj["verbose"])
@@ -121,18 +145,13 @@ def recover_cmd(obj, stage, dry_run):
         out = recover.recover(cfg, stage, dry_run)
     finally:
         lock.release()
-    verb = "would be" if dry_run else ""
-    for title, runs in (("verified in artdaqDB", out.imported),
-                        ("verified in UconDB", out.migrated),
-                        ("left for doit to import", out.to_import),
-                        ("left for doit to migrate", out.to_migrate),
-                        ("verified in UconDB's files object", out.files),
-                        ("left for doit to archive the files of", out.to_files)):
-        if runs:
-            click.echo("%d runs %s%s: %s" % (len(runs), verb + " " if verb and "verified" in title
-                                               else "", title, report.spell(report.ranges(runs), 8)))
+    for line in recover.summary(out, cfg, dry_run):
+        click.echo(line)
+        if not dry_run:
+            logging.getLogger("rra").info("recover: %s", line.strip())
     for run, message in out.failed:
-        click.echo("run %d: %s" % (run, message), err=True)
+        prefix = "run %d: " % run
+        click.echo(message if message.startswith(prefix) else prefix + message, err=True)
     if not dry_run:
         click.echo("next: run `doit` to do the remaining work")
     sys.exit(1 if out.failed else 0)

@@ -2,6 +2,7 @@
 import contextlib
 import logging
 import os
+import time
 
 from . import connect, fhiclset, markers
 from .discovery import signature
@@ -10,6 +11,7 @@ from .urls import redact
 
 log = logging.getLogger("rra")
 LOCK_TIMEOUT = 3600  # seconds a task waits for another task's store of its batch
+STARTED = time.time()  # this invocation's start (dodo.py imports this before doit forks workers)
 
 
 def store(cfg, run, fhicl_dir, marker_path, batch=(), record_dirs=None):
@@ -25,9 +27,24 @@ def store(cfg, run, fhicl_dir, marker_path, batch=(), record_dirs=None):
     layout = Layout(cfg.work_dir)
     with _claim(layout, batch or (run,)):
         if current(cfg, marker_path, fhiclset.read_manifest(fhicl_dir)):
-            log.info("[run %s] [artdaqdb] stored along with another run of its batch", run)
+            _say_current(run, marker_path)
             return
         _store(cfg, layout, run, fhicl_dir, marker_path, batch, record_dirs)
+
+
+def _say_current(run, marker_path):
+    """What a task whose marker is already current did: nothing, or a partner stored the run."""
+    try:
+        marker = markers.read(marker_path)
+        by_partner = os.stat(marker_path).st_mtime >= STARTED
+    except (OSError, ValueError):
+        return
+    if by_partner:
+        log.info("[run %s] [artdaqdb] stored as %s by another task of its batch (one index write)",
+                 run, marker.get("version"))
+    else:
+        log.info("[run %s] [artdaqdb] nothing stored: artdaqDB already holds this FHiCL set as %s "
+                 "(stored %s)", run, marker.get("version"), marker.get("stored_at"))
 
 
 @contextlib.contextmanager
@@ -57,14 +74,16 @@ def _store(cfg, layout, run, fhicl_dir, marker_path, batch, record_dirs):
             log.warning("[run %s] [artdaqdb] %s no longer in the run record: artdaqDB keeps the archived "
                         "version, so the export and the blob still hold it (as the C++ tools and the "
                         "legacy archiver do)", r, ", ".join("%s.fcl" % e for e in result.kept))
+        if not result.changed and r != run:
+            continue  # a partner with nothing new: its own task checks its marker
+        state = db.latest(r)
         if result.changed:
             log.info("[run %s] [artdaqdb] stored %s: %s", r, result.version,
                      ", ".join(result.stored))
-        elif r == run:
-            log.info("[run %s] [artdaqdb] already archived as it is", r)
         else:
-            continue  # a partner with nothing new: its own task checks its marker
-        write_marker(cfg, db.latest(r), result.md5, marker)
+            log.info("[run %s] [artdaqdb] nothing stored: artdaqDB already holds this FHiCL set "
+                     "as %s", r, state.version)
+        write_marker(cfg, state, result.md5, marker)
 
 
 def _store_many(db, run, todo):

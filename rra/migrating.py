@@ -35,20 +35,17 @@ def upload(cfg, run, blob_path, marker_path):
     """
     data = Path(blob_path).read_bytes()
     with guarded(cfg):
-        _upload(cfg, run, data, marker_path)
-
-
-def _upload(cfg, run, data, marker_path):
-    meta, stored_md5, adopted = put_or_adopt(connect.ucondb(cfg), run, data, connect.listed(cfg),
-                                             differences, "ucondb")
-    write_marker(cfg, run, meta, stored_md5, adopted, marker_path)
+        meta, stored_md5, adopted, replaced = put_or_adopt(
+            connect.ucondb(cfg), run, data, connect.listed(cfg), differences, "ucondb")
+    write_marker(cfg, run, meta, stored_md5, adopted, marker_path, replaced)
 
 
 def put_or_adopt(db, run, data, listed, compare, stage):
-    """(meta, MD5 of what the key holds, adopted) after making key=run hold data's content.
+    """(meta, MD5 of what the key holds, adopted, replaced) once key=run holds data's content.
 
     listed: the invocation's {key: Meta} (None: ask). compare(stored, ours) lists what
-    differs; nothing differing means adopt, something means a new version by override.
+    differs; nothing differing means adopt, something means a new version by override,
+    and replaced is then (old version id, what differed).
     """
     from .ucondb import KeyExists
     key = str(run)
@@ -59,20 +56,24 @@ def put_or_adopt(db, run, data, listed, compare, stage):
             listed = None  # stored since the listing was taken: look at it as below
         else:
             log.info("[run %s] [%s] uploaded version %s", run, stage, meta.version_id)
-            return meta, hashlib.md5(data).hexdigest(), False
-    found = adoptable(db, run, data, listed, compare, stage)
+            return meta, hashlib.md5(data).hexdigest(), False, None
+    found = adoptable(db, run, data, listed, compare)
+    replaced = None
     if found is not None:
-        meta, stored_md5, differ = found
+        meta, stored_md5, differ, exact = found
         if not differ:
-            return meta, stored_md5, True
-        old = meta.version_id
+            log.info("[run %s] [%s] already stored as version %s%s: nothing uploaded", run, stage,
+                     meta.version_id, "" if exact else " (%s)" % (
+                         "differs only in Packed on/hashes.fcl" if compare is differences else "the same files"))
+            return meta, stored_md5, True, None
+        replaced = (meta.version_id, differ)
         meta = db.put(key, data, tags=[key], override=True)
         log.info("[run %s] [%s] replaced version %s by %s (override); differing: %s",
-                 run, stage, old, meta.version_id, ", ".join(differ))
+                 run, stage, replaced[0], meta.version_id, ", ".join(differ))
     else:
         meta = db.put(key, data, tags=[key])
         log.info("[run %s] [%s] uploaded version %s", run, stage, meta.version_id)
-    return meta, hashlib.md5(data).hexdigest(), False
+    return meta, hashlib.md5(data).hexdigest(), False, replaced
 
 
 @contextmanager
@@ -96,36 +97,36 @@ def adler32(data):
     return adler32(data)
 
 
-def adoptable(db, run, data, listed=None, compare=None, stage="ucondb"):
-    """(meta, its MD5, differing sections) of what key=run holds now; None if nothing.
+def adoptable(db, run, data, listed=None, compare=None):
+    """(meta, its MD5, differing sections, same bytes) of what key=run holds now; None if nothing.
 
     Same size and adler32, or nothing that compare (default: the blob's sections apart
     from Packed on and hashes.fcl, as a legacy upload differs) finds different, means no
     differing sections: adopt it. listed: the invocation's listing ({key: Meta}),
-    consulted instead of asking.
+    consulted instead of asking. It only looks (rra recover --dry-run asks too): the
+    caller says what it did.
     """
     key = str(run)
     meta = listed.get(key) if listed is not None else db.meta(key)
     if meta is None:
         return None
     if meta.size == len(data) and meta.adler32 == adler32(data):
-        log.info("[run %s] [%s] already stored as version %s", run, stage, meta.version_id)
-        return meta, hashlib.md5(data).hexdigest(), []
+        return meta, hashlib.md5(data).hexdigest(), [], True
     stored, meta = db.get(key)
-    differ = (compare or differences)(stored, data)
-    if not differ:
-        log.info("[run %s] [%s] version %s %s: adopted", run, stage, meta.version_id,
-                 "differs only in Packed on/hashes.fcl" if compare is None else "holds the same files")
-    return meta, hashlib.md5(stored).hexdigest(), differ
+    return meta, hashlib.md5(stored).hexdigest(), (compare or differences)(stored, data), False
 
 
-def write_marker(cfg, run, meta, stored_md5, adopted, marker_path):
-    markers.write(marker_path, {
+def write_marker(cfg, run, meta, stored_md5, adopted, marker_path, replaced=None):
+    """replaced: (old version id, differing sections) when the upload overrode another version."""
+    fields = {
         "server_url": redact(cfg["ucon_db.server_url"]),
         "folder": cfg["ucon_db.folder_name"], "object": cfg["ucon_db.object_name"],
         "key": str(run), "version_id": meta.version_id, "size": meta.size,
         "adler32": meta.adler32, "md5": stored_md5, "adopted": adopted, "time": markers.now(),
-    })
+    }
+    if replaced:
+        fields.update(replaced=replaced[0], differing=list(replaced[1]))
+    markers.write(marker_path, fields)
 
 
 def validate(cfg, run, blob_path, ucondb_marker, validated_path, content_checks=False,

@@ -31,8 +31,8 @@ def archive(cfg, run, record_dir, marker_path, signature=None):
                                      "invocation" % run)
     with migrating.guarded(cfg):
         db = connect.ucondb(cfg, obj)
-        meta, stored_md5, adopted = migrating.put_or_adopt(db, run, data, connect.listed(cfg, obj),
-                                                           _differing_files, "files")
+        meta, stored_md5, adopted, _ = migrating.put_or_adopt(db, run, data, connect.listed(cfg, obj),
+                                                              _differing_files, "files")
         got, got_meta = db.get(str(run))  # the proof: what the key holds now
     problems = []
     if got_meta.version_id != meta.version_id:
@@ -62,10 +62,10 @@ def recover(cfg, run, record_dir, marker_path, signature=None):
     paths, seen = _read_plan(record_dir)
     data = runfiles.pack(run, paths)
     found = migrating.adoptable(connect.ucondb(cfg, obj), run, data, connect.listed(cfg, obj),
-                                _differing_files, "files")
+                                _differing_files)
     if found is None or found[2]:
         return False
-    meta, stored_md5, _ = found
+    meta, stored_md5, _, _ = found
     markers.write(marker_path, {
         "object": obj, "key": str(run), "version_id": meta.version_id, "size": meta.size,
         "adler32": meta.adler32, "md5": stored_md5, "adopted": True, "time": markers.now(),

@@ -5,6 +5,7 @@ target recover writes is one it verified against the databases; everything
 else is removed, so the next `doit` does exactly the missing work. Nothing is
 ever uploaded or stored here.
 """
+import contextlib
 import logging
 import os
 import subprocess
@@ -14,12 +15,14 @@ from pathlib import Path
 
 import tempfile
 
-from . import connect, fhiclset, importing, migrating, recordfiles
+from . import blob, connect, fhiclset, importing, migrating, recordfiles
 from .discovery import scan
 from .layout import Layout
 
 log = logging.getLogger("rra")
 ROOT = Path(__file__).resolve().parent.parent
+# What the legacy archiver's API mode left out of every run (no schema.fcl rule matched them).
+LEGACY_DROPPED = {"environment", "ranks", "settings", "setup"}
 
 
 @dataclass
@@ -31,10 +34,66 @@ class Outcome:
     failed: list = field(default_factory=list)       # (run, message)
     files: list = field(default_factory=list)        # the files object holds the record as it is
     to_files: list = field(default_factory=list)
+    plans: dict = field(default_factory=dict)        # run -> Plan: what the next doit will do
+
+
+@dataclass
+class Plan:
+    """What the next invocation will do for a run recover left to doit, and why."""
+    store: str = None          # None, "first" (not in artdaqDB) or "update" (a new version)
+    lacks: tuple = ()          # entities artdaqDB does not have
+    changed: tuple = ()        # entities artdaqDB has with other content
+    upload: str = None         # None, "upload" (no key), "replace" (override), "compare", "adopt"
+    old_version: int = None    # the UconDB version replaced or compared
+    differing: tuple = ()      # blob sections that differ (or that the stored version lacks)
+    lacking: bool = False      # differing are sections the stored version does not have
+
+    def reason(self):
+        """One line, the same for every run in the same situation (runs are grouped by it)."""
+        says = []
+        if self.store == "first":
+            says.append("not in artdaqDB: stored (first version)")
+        elif self.store == "update":
+            legacy = " (as in every run the legacy archiver stored)" if LEGACY_DROPPED <= \
+                set(self.lacks) else ""
+            parts = (["lacks " + ", ".join(self.lacks) + legacy] if self.lacks else []) + \
+                (["differs in " + ", ".join(self.changed)] if self.changed else [])
+            says.append("artdaqDB %s: a new version" % "; ".join(parts))
+        if self.upload == "upload":
+            says.append("UconDB has no such key: uploaded")
+        elif self.upload == "replace":
+            says.append("UconDB version %s %s: replaced (override)" % (
+                "lacks" if self.lacking else "differs in", ", ".join(self.differing)))
+        elif self.upload == "compare":
+            says.append("UconDB version compared again after the store (adopted if the same)")
+        elif self.upload == "adopt":
+            says.append("UconDB already holds it: adopted")
+        return "; ".join(says) or "nothing to change: doit only rebuilds the work dir's targets"
 
 
 def recover(cfg, stage="all", dry_run=False):
     """Check every run on disk against the databases; write the targets that hold."""
+    if dry_run:
+        with _quiet_log_file():
+            return _recover(cfg, stage, True)
+    return _recover(cfg, stage, False)
+
+
+@contextlib.contextmanager
+def _quiet_log_file():
+    """A dry run leaves the log file alone (its lines would read as things done)."""
+    handlers = [h for h in logging.getLogger("rra").handlers if getattr(h, "_rra", "") == "file"]
+    drop = lambda record: False  # noqa: E731
+    for h in handlers:
+        h.addFilter(drop)
+    try:
+        yield
+    finally:
+        for h in handlers:
+            h.removeFilter(drop)
+
+
+def _recover(cfg, stage, dry_run):
     layout = Layout(cfg.work_dir)
     out = Outcome()
     if stage != "import":
@@ -57,6 +116,10 @@ def recover(cfg, stage="all", dry_run=False):
         names = ["%s:%d" % (s, r) for r in out.imported for s in ("fhiclize", "artdaqdb")]
         names += ["%s:%d" % (s, r) for r in out.migrated for s in ("blob", "ucondb", "validate")]
         reset_dep(cfg, names)
+        for run in out.imported:  # what recover verified is no failure any more
+            _remove(*(layout.failure(run, s) for s in ("fhiclize", "artdaqdb")))
+        for run in out.migrated:
+            _remove(*(layout.failure(run, s) for s in ("blob", "ucondb", "validate")))
     return out
 
 
@@ -67,6 +130,7 @@ def _recover_run(cfg, layout, rec, stage, scratch, out):
     fhiclset.build(run, rec.path, fhicl_dir, cfg["fhiclize_generate"])
     state = importing.matches(cfg, run, fhicl_dir)
     if state is None:
+        out.plans[run] = _plan_import(cfg, run, fhicl_dir, stage)  # may fail: the run's problem
         out.to_import.append(run)
         if not scratch:
             _remove(layout.artdaqdb_marker(run), layout.blob(run), layout.ucondb_marker(run),
@@ -83,13 +147,15 @@ def _recover_run(cfg, layout, rec, stage, scratch, out):
     found = migrating.adoptable(connect.ucondb(cfg), run, blob_path.read_bytes(), connect.listed(cfg))
     if found is None or found[2]:
         out.to_migrate.append(run)
+        out.plans[run] = Plan(upload="upload") if found is None else \
+            Plan(upload="replace", old_version=found[0].version_id, differing=tuple(found[2]))
         if not scratch:
             _remove(layout.ucondb_marker(run), layout.validated(run), layout.files_marker(run))
         return
     out.migrated.append(run)
     if scratch:
         return
-    meta, stored_md5, _ = found
+    meta, stored_md5 = found[:2]
     migrating.write_marker(cfg, run, meta, stored_md5, True, layout.ucondb_marker(run))
     migrating.validate(cfg, run, layout.blob(run), layout.ucondb_marker(run),
                        layout.validated(run), signature=rec.signature)
@@ -99,6 +165,96 @@ def _recover_run(cfg, layout, rec, stage, scratch, out):
             out.files.append(run)
         else:
             out.to_files.append(run)
+
+
+def _plan_import(cfg, run, fhicl_dir, stage):
+    """What storing this FHiCL set will do in artdaqDB, and then to the UconDB key (no writes).
+
+    The artdaqDB part is exact (the store's own plan). The blob is only packed after
+    the store, so for UconDB it names the files the stored version lacks: those
+    make a replacement certain; otherwise the next upload compares again.
+    """
+    from .artdaqdb import parse_timestamp, read_files
+    from .artdaqdb.runs import plan
+    db = connect.artdaqdb(cfg)
+    manifest, files = fhiclset.read(fhicl_dir)
+    texts = read_files(files)
+    state = db.latest(run)
+    version, todo, _ = plan(run, "%d/%s" % (run, manifest["config_name"]), texts, state,
+                            db.schema[0], lambda e, data: db._same(state, e, data))
+    out = Plan()
+    if version is None:  # the same set (md5s unknown to artdaqDB): nothing stored, then packed
+        if stage != "import":
+            data = blob.pack(run, db.exported(run), parse_timestamp(state.stored_at))
+            found = migrating.adoptable(connect.ucondb(cfg), run, data)
+            if found is None:
+                out.upload = "upload"
+            else:
+                out.upload, out.old_version = ("replace" if found[2] else "adopt"), found[0].version_id
+                out.differing = tuple(found[2])
+        return out
+    stored = [e for e in todo if e not in ("schema", "hashes")]
+    if state is None:
+        out.store = "first"
+    else:
+        out.store = "update"
+        out.lacks = tuple(sorted(e for e in stored if e not in state.entities))
+        out.changed = tuple(sorted(e for e in stored if e in state.entities))
+    if stage == "import":
+        return out
+    ucon = connect.ucondb(cfg)
+    meta = ucon.meta(str(run))
+    if meta is None:
+        out.upload = "upload"
+        return out
+    out.old_version = meta.version_id
+    try:
+        held = set(blob.unpack(ucon.get(str(run))[0])[2])
+    except ValueError:
+        held = set()
+    missing = tuple(sorted("%s.fcl" % e for e in stored if "%s.fcl" % e not in held))
+    out.upload, out.differing, out.lacking = ("replace", missing, True) if missing else \
+        ("compare", (), False)
+    return out
+
+
+def summary(out, cfg, dry_run=False):
+    """Lines for the operator: what was verified, and per group of runs what doit will do."""
+    from .report import ranges, spell
+    would = "would be " if dry_run else ""
+    lines = []
+    for title, runs in (("verified in artdaqDB", out.imported), ("verified in UconDB", out.migrated),
+                        ("verified in UconDB's files object", out.files)):
+        if runs:
+            lines.append("%d runs %s%s: %s" % (len(runs), would, title, spell(ranges(runs), 8)))
+    if out.to_files:
+        lines.append("%d runs left for doit to archive their files (ucon_db.files_object): %s"
+                     % (len(out.to_files), spell(ranges(out.to_files), 8)))
+    left = sorted(set(out.to_import) | set(out.to_migrate))
+    if not left:
+        return lines
+    lines.append("%d runs left for doit (%d to import, %d to migrate); what the next invocation "
+                 "will do:" % (len(left), len(out.to_import), len(out.to_migrate)))
+    groups = {}
+    for run in left:
+        groups.setdefault(out.plans[run].reason(), []).append(run)
+    for reason, runs in sorted(groups.items(), key=lambda g: g[1][0]):
+        lines.append("  %s (%d run%s): %s" % (spell(ranges(runs)), len(runs),
+                                               "" if len(runs) == 1 else "s", reason))
+    plans = [out.plans[r] for r in left]
+    first = sum(p.store == "first" for p in plans)
+    updates = sum(p.store == "update" for p in plans)
+    replace = sum(p.upload == "replace" for p in plans)
+    lines.append("in total: %d new artdaqDB versions (%d first, %d updates), %d UconDB replacements "
+                 "(override; the old versions stay readable by id), %d new UconDB keys, %d to "
+                 "compare after the store" % (first + updates, first, updates, replace,
+                                               sum(p.upload == "upload" for p in plans),
+                                               sum(p.upload == "compare" for p in plans)))
+    cap = cfg["app.batch_size"]
+    if cap and len(left) > cap:
+        lines.append("app.batch_size=%d: doit works on %d runs per invocation, so this takes %d "
+                     "invocations" % (cap, cap, -(-len(left) // cap)))
+    return lines
 
 
 def _mkdir(path):

@@ -13,7 +13,7 @@ import zlib
 from .discovery import is_sealed, signature
 from .layout import Layout
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STAGES = ("record", "fhiclize", "artdaqdb", "blob", "ucondb", "validate", "files")
 TITLES = {"record": "run records on disk", "fhiclize": "fhiclized", "artdaqdb": "in artdaqDB",
           "blob": "blob packed", "ucondb": "in UconDB", "validate": "validated",
@@ -81,7 +81,7 @@ def collect(cfg, live=False):
         "missing_records": sorted(have["validate"] - set(on_disk)),
     }
     if live:
-        report["live"] = _live(cfg, layout, on_disk, have)
+        report["live"] = _live(cfg, layout, on_disk, have, set(on_disk) - have["validate"])
     report["recommendations"] = recommend(report)
     return report
 
@@ -104,6 +104,11 @@ def recommend(report):
                     "they stay archived)" % (len(report["missing_records"]),
                                              spell(ranges(report["missing_records"]), 8)))
     live = report.get("live")
+    if live and (live["pending_artdaqdb"] or live["pending_ucondb"]):
+        pending = sorted(set(live["pending_artdaqdb"]) | set(live["pending_ucondb"]))
+        says.append("%d runs not yet archived already have versions in artdaqDB or UconDB: %s - "
+                    "the next `doit` adopts what is the same and adds what differs (`rra recover "
+                    "--dry-run` says per run what)" % (len(pending), spell(ranges(pending), 8)))
     if live and any(live[k] for k in live if k.startswith("disagree")):
         says.append("the databases disagree with the work dir: run `rra recover --dry-run`, "
                     "then `rra recover`")
@@ -134,6 +139,10 @@ def render(report, width=80):
             if live[key]:
                 lines += textwrap.wrap("%s: %s" % (title, spell(ranges(live[key]), 10)), width,
                                        initial_indent="  ", subsequent_indent="      ")
+        for key, title in NOTE_TITLES:
+            if live[key]:
+                lines += textwrap.wrap("note: %s: %s" % (title, spell(ranges(live[key]), 10)),
+                                       width, initial_indent="  ", subsequent_indent="      ")
         for problem in live["errors"]:
             lines += textwrap.wrap(problem, width, initial_indent="  ",
                                    subsequent_indent="      ")
@@ -152,15 +161,30 @@ LIVE_TITLES = (
 )
 
 
-def _live(cfg, layout, on_disk, have):
+# Held by a database, not by the work dir, but nothing to act on: listed once as a note.
+NOTE_TITLES = (
+    ("stray_artdaqdb", "in artdaqDB, no run record on disk (nothing to do)"),
+    ("stray_ucondb", "UconDB keys with no run record on disk (not rra's; nothing to do)"),
+)
+
+
+def _unknown(out, name, in_db, marked, on_disk, waiting):
+    """Split what a database holds and the work dir does not know: doit's work, a note, or news."""
+    unknown = in_db - marked
+    out["pending_" + name] = sorted(unknown & waiting)  # the next doit adopts or replaces
+    out["stray_" + name] = sorted(unknown - set(on_disk))  # no record: not rra's to act on
+    out["disagree_%s_unknown" % name] = sorted((unknown & set(on_disk)) - waiting)
+
+
+def _live(cfg, layout, on_disk, have, waiting):
     """Compare the markers with what artdaqDB and UconDB hold now."""
     from . import connect
-    out = {k: [] for k, _ in LIVE_TITLES}
-    out.update(artdaqdb_runs=0, ucondb_keys=0, errors=[])
+    out = {k: [] for k, _ in LIVE_TITLES + NOTE_TITLES}
+    out.update(artdaqdb_runs=0, ucondb_keys=0, errors=[], pending_artdaqdb=[], pending_ucondb=[])
     try:
         in_db = set(connect.artdaqdb(cfg).runs())
         out["artdaqdb_runs"] = len(in_db)
-        out["disagree_artdaqdb_unknown"] = sorted(in_db - have["artdaqdb"])
+        _unknown(out, "artdaqdb", in_db, have["artdaqdb"], on_disk, waiting)
         out["disagree_artdaqdb_missing"] = sorted(have["artdaqdb"] - in_db)
     except Exception as e:  # report what could be read; name what could not
         out["errors"].append("artdaqDB: %s" % e)
@@ -168,7 +192,7 @@ def _live(cfg, layout, on_disk, have):
         versions = {int(m.key): m for m in connect.ucondb(cfg).versions()
                     if m.key and str(m.key).isdigit()}
         out["ucondb_keys"] = len(versions)
-        out["disagree_ucondb_unknown"] = sorted(set(versions) - have["ucondb"])
+        _unknown(out, "ucondb", set(versions), have["ucondb"], on_disk, waiting)
         out["disagree_ucondb_missing"] = sorted(have["ucondb"] - set(versions))
         out["disagree_ucondb_adler32"] = sorted(
             r for r in set(versions) & have["blob"] & have["ucondb"]
@@ -210,19 +234,57 @@ def _runs_in(runs_dir):
 def _failures(layout, runs):
     out = []
     for run in sorted(runs):
-        try:
-            names = [n for n in os.listdir(layout.run_dir(run)) if n.startswith("failed-")]
-        except OSError:
-            continue
-        for name in sorted(names):
-            try:
-                with open(layout.run_dir(run) / name) as f:
-                    rec = json.load(f)
-                out.append({"run": run, "stage": rec["stage"], "error": rec["error"],
-                            "time": rec.get("time")})
-            except (OSError, ValueError, KeyError):
-                pass
+        out += [{k: f[k] for k in ("run", "stage", "error", "time")} for f in failures(layout, run)]
     return out
+
+
+def failures(layout, run):
+    """The run's failure records that still hold: a stage that later succeeded has none.
+
+    The reporter removes a record when its task succeeds; one left behind (the stage was
+    then built by another task of its batch, or by rra recover) is older than the target.
+    """
+    try:
+        names = sorted(n for n in os.listdir(layout.run_dir(run)) if n.startswith("failed-"))
+    except OSError:
+        return []
+    out = []
+    for name in names:
+        try:
+            with open(layout.run_dir(run) / name) as f:
+                rec = json.load(f)
+            rec = {"run": run, "stage": rec["stage"], "error": rec["error"],
+                   "time": rec.get("time"), "at": rec.get("at") or _parse_time(rec.get("time"))}
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if not _succeeded_since(layout, run, rec["stage"], rec["at"]):
+            out.append(rec)
+    return out
+
+
+def _succeeded_since(layout, run, stage, at):
+    """A target of this stage or a later one was written after the failure at `at` (epoch s)."""
+    if stage not in STAGES or at is None:
+        return False
+    paths = {"fhiclize": layout.fhicl_manifest, "artdaqdb": layout.artdaqdb_marker,
+             "blob": layout.blob, "ucondb": layout.ucondb_marker, "validate": layout.validated}
+    for later in STAGES[STAGES.index(stage):]:
+        try:
+            st = os.stat(paths[later](run))
+        except (OSError, KeyError):
+            continue
+        # targets are renamed into place (mtime: when written); validated.md5's mtime is a seal
+        if (st.st_ctime if later == "validate" else st.st_mtime) > at:
+            return True
+    return False
+
+
+def _parse_time(text):
+    """Epoch seconds of a failure record's time (records before 'at' was added), else None."""
+    try:
+        return time.mktime(time.strptime(text, "%Y-%m-%dT%H:%M:%S%z")) + 1  # whole seconds
+    except (TypeError, ValueError):
+        return None
 
 
 def _changed(run_dir, seal_path):

@@ -17,7 +17,8 @@ from doit.reporter import ConsoleReporter
 from . import atomic, breaker, discovery
 from .layout import Layout
 
-PERIOD = 30.0  # seconds between progress lines when stdout is not a terminal
+# Seconds between progress lines when stdout is not a terminal (cron mail stays short).
+PERIOD = float(os.environ.get("RRA_PROGRESS_SECONDS") or 30)
 
 
 def for_config(cfg, found=None, quiet=False):
@@ -48,21 +49,30 @@ class Reporter(ConsoleReporter):
         self.counts = Counter()
         self.durations = Counter()
         self.started = time.monotonic()
+        self.started_wall = time.time()
         self.tty = hasattr(outstream, "isatty") and outstream.isatty()
-        self.pending = {}
-        self.runs_total = self.runs_done = self.executed = 0
+        self.tasks_total = self.tasks_done = self.executed = 0
+        self.runs_total = 0
         self.last_progress = time.monotonic()
         self.task_started = {}
         self.failed = []
+        self.validated = set()      # runs whose validation succeeded or was current
+        self.versions = {}          # run -> True if this invocation stored an update, False a first
+        self.uploads = defaultdict(list)  # "uploaded" | "replaced" | "adopted" -> runs
+        self.differing = Counter()  # section -> runs whose UconDB version was replaced for it
 
     def initialize(self, tasks, selected_tasks):
-        per_run = defaultdict(int)
-        for name in tasks:
-            key = split(name)
-            if key:
-                per_run[key[1]] += 1
-        self.pending = dict(per_run)
-        self.runs_total = len(per_run)
+        """Count the run tasks this invocation may reach: progress moves with every one of them."""
+        todo, seen = list(selected_tasks or ()), set()
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in tasks:
+                continue
+            seen.add(name)
+            todo.extend(tasks[name].task_dep)
+        keys = [split(name) for name in seen]
+        self.tasks_total = sum(1 for k in keys if k)
+        self.runs_total = len({k[1] for k in keys if k and k[0] == "validate"})
 
     def execute_task(self, task):
         if split(task.name):
@@ -74,9 +84,10 @@ class Reporter(ConsoleReporter):
     def add_success(self, task):
         key = split(task.name)
         if key:
-            self._count(task, "done")
             if self.layout is not None:
                 _unlink(self.layout.failure(key[1], key[0]))
+                self._note(*key)
+            self._count(task, "done")
 
     def add_failure(self, task, fail):
         key = split(task.name)
@@ -100,7 +111,10 @@ class Reporter(ConsoleReporter):
                 self._record(key, message)
 
     def skip_uptodate(self, task):
-        if split(task.name):
+        key = split(task.name)
+        if key:
+            if key[0] == "validate":
+                self.validated.add(key[1])
             self._count(task, "up to date")
             seal = (task.meta or {}).get("seal")
             if seal and seal[1] is not None:  # the whole chain was found current: seal it
@@ -109,16 +123,36 @@ class Reporter(ConsoleReporter):
                 except OSError:
                     pass
 
+    def _note(self, stage, run):
+        """What a finished task did, from its target (tasks may run in worker processes)."""
+        if stage == "validate":
+            self.validated.add(run)
+            return
+        if stage not in ("artdaqdb", "ucondb"):
+            return
+        path = self.layout.artdaqdb_marker(run) if stage == "artdaqdb" else \
+            self.layout.ucondb_marker(run)
+        try:
+            with open(path) as f:
+                marker = json.load(f)
+        except (OSError, ValueError):
+            return
+        if stage == "artdaqdb":
+            if _epoch(marker.get("stored_at")) >= self.started_wall:  # stored by this invocation
+                self.versions[run] = marker.get("version") != marker.get("configuration")
+        elif marker.get("replaced") is not None:
+            self.uploads["replaced"].append(run)
+            self.differing.update(marker.get("differing") or ())
+        else:
+            self.uploads["adopted" if marker.get("adopted") else "uploaded"].append(run)
+
     def _count(self, task, outcome):
         stage, run = split(task.name)
         self.counts[stage, outcome] += 1
         if task.name in self.task_started:
             self.executed += 1
             self.durations[stage] += time.monotonic() - self.task_started.pop(task.name)
-        left = self.pending.get(run, 0) - 1
-        self.pending[run] = left
-        if left == 0:
-            self.runs_done += 1
+        self.tasks_done += 1
         self._progress()
 
     def _record(self, key, message):
@@ -126,7 +160,7 @@ class Reporter(ConsoleReporter):
         stage, run = key
         try:
             atomic.write_text(self.layout.failure(run, stage), json.dumps(
-                {"run": run, "stage": stage, "error": message,
+                {"run": run, "stage": stage, "error": message, "at": time.time(),
                  "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n")
         except OSError:
             pass  # the console line and the log already say it
@@ -137,11 +171,11 @@ class Reporter(ConsoleReporter):
             return
         self.last_progress = now
         elapsed = now - self.started
-        rate = self.runs_done / elapsed if elapsed > 0 else 0.0
-        left = self.runs_total - self.runs_done
+        rate = self.tasks_done / elapsed if elapsed > 0 else 0.0
+        left = max(self.tasks_total - self.tasks_done, 0)
         eta = "%dm%02ds" % divmod(int(left / rate), 60) if rate > 0 and left else "-"
-        line = "progress: %d/%d runs, %.1f runs/s, ETA %s" % (
-            self.runs_done, self.runs_total, rate, eta)
+        line = "progress: %d/%d tasks (validated %d/%d runs), %.1f tasks/s, ETA %s" % (
+            self.tasks_done, self.tasks_total, len(self.validated), self.runs_total, rate, eta)
         if self.tty:
             self.write("\r%s\033[K" % line)
         elif not final:
@@ -165,19 +199,52 @@ class Reporter(ConsoleReporter):
                      for k in ("done", "failed", "held back", "blocked", "up to date")
                      if self.counts[stage, k]]
             self.write("%-9s %s\n" % (stage + ":", ", ".join(parts)))
+        for line in self.changes():
+            self.write(line + "\n")
         held = breaker.reason(self.layout.work_dir) if self.layout is not None else None
         if held:
             self.write("UconDB: %s; every upload waits for the next invocation\n" % held)
         if self.found.get("deferred"):
             self.write("%d more runs wait for the next invocation (app.batch_size)\n"
                        % self.found["deferred"])
-        if self.found.get("sealed"):
-            self.write("%d of %d runs archived, validated and unchanged (sealed)\n"
-                       % (self.found["sealed"], self.found["runs"]))
+        if self.found.get("runs") and (self.runs_total or not self.tasks_total):
+            self.write(self.standing() + "\n")
         self.write("finished in %.1f s\n" % (time.monotonic() - self.started))
         sys.stdout.flush()
         if self.cfg is not None:
             self._tell_the_world()
+
+    def changes(self):
+        """What this invocation changed in the databases, and why replacements happened."""
+        from .report import ranges, spell
+        lines = []
+        if self.versions:
+            updates = sum(self.versions.values())
+            lines.append("artdaqDB: %d new versions (%d first versions, %d updates of runs "
+                         "stored before): %s" % (len(self.versions), len(self.versions) - updates,
+                                                  updates, spell(ranges(self.versions), 8)))
+        ups = self.uploads
+        if any(ups.values()):
+            lines.append("UconDB: %d uploaded, %d replaced (override), %d already there (adopted)"
+                         % (len(ups["uploaded"]), len(ups["replaced"]), len(ups["adopted"])))
+        if ups["replaced"]:
+            lines.append("  replaced %s; the old versions stay readable by id" % spell(
+                ranges(ups["replaced"]), 8))
+            lines.append("  they differed in " + ", ".join(
+                "%s (%d run%s)" % (name, n, "" if n == 1 else "s")
+                for name, n in self.differing.most_common(8)))
+        return lines
+
+    def standing(self):
+        """The runs on disk as this invocation leaves them."""
+        found, failed = self.found, {r for r, _, _ in self.failed}
+        done = found.get("sealed", 0) + len(self.validated)
+        now = self.counts["validate", "done"]
+        line = "now: %d of %d runs archived and validated (%d sealed before, %d validated by this " \
+            "invocation)" % (done, found["runs"], found.get("sealed", 0), now)
+        if failed:
+            line += "; %d failed (retried by the next invocation)" % len(failed)
+        return line
 
     def _tell_the_world(self):
         """One notification for all failures, and the invocation's metrics."""
@@ -202,6 +269,15 @@ def newest_validated(layout):
         if layout.validated(run).exists():
             return run
     return None
+
+
+def _epoch(stamp):
+    """Seconds since the epoch of an artdaqDB timestamp (0 if absent or not one)."""
+    try:
+        from .artdaqdb import parse_timestamp
+        return parse_timestamp(stamp).timestamp()
+    except (ValueError, TypeError):
+        return 0.0
 
 
 def _unlink(path):

@@ -30,7 +30,7 @@ def test_report_counts_ranges_gaps_failures_and_changes(tmp_path):
     cfg = write_config(tmp_path, records)
     assert doit(cfg).returncode == 1
     rep = report(cfg)
-    assert rep["schema"] == 1
+    assert rep["schema"] == 2
     st = rep["stages"]
     assert st["record"]["count"] == 9 and st["record"]["gaps"] == [[104, 104]]
     assert st["validate"]["count"] == 8 and st["validate"]["ranges"] == [[100, 103], [105, 106],
@@ -60,10 +60,11 @@ def test_report_live_shows_disagreements(tmp_path, server):
     live = report(cfg, "--live")["live"]
     assert live["artdaqdb_runs"] == 4 and live["ucondb_keys"] == 5
     assert live["disagree_artdaqdb_unknown"] == [201]
-    assert live["disagree_ucondb_unknown"] == [999]
+    assert live["disagree_ucondb_unknown"] == [] and live["stray_ucondb"] == [999]  # no record
     assert live["disagree_ucondb_adler32"] == []  # 202's marker still names what UconDB holds
     text = rra(cfg, "report", "--live").stdout
-    assert "in UconDB, unknown to the work dir: 999" in text and "rra recover" in text
+    assert "in artdaqDB, unknown to the work dir: 201" in text and "rra recover" in text
+    assert "note: UconDB keys with no run record on disk (not rra's; nothing to do): 999" in text
 
 
 def test_recover_after_losing_the_work_dir_uploads_nothing(tmp_path, server):
@@ -77,6 +78,7 @@ def test_recover_after_losing_the_work_dir_uploads_nothing(tmp_path, server):
     posts = server.count("POST")
     dry = rra(cfg, "recover", "--dry-run")
     assert dry.returncode == 0 and "6 runs would be verified in UconDB" in dry.stdout
+    assert "left for doit" not in dry.stdout
     assert not (tmp_path / "work" / "runs").exists()
     out = rra(cfg, "recover")
     assert out.returncode == 0, out.stdout + out.stderr
@@ -104,7 +106,9 @@ def test_recover_leaves_what_the_databases_lack_to_doit(tmp_path, server):
     out = rra(cfg, "recover")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2 runs verified in UconDB: 400-401" in out.stdout
-    assert "2 runs left for doit to import: 402-403" in out.stdout
+    assert "2 runs left for doit (2 to import, 0 to migrate)" in out.stdout
+    assert "402-403 (2 runs): not in artdaqDB: stored (first version); UconDB has no such key: " \
+        "uploaded" in out.stdout
     run = doit(cfg)
     assert run.returncode == 0
     done = sorted(l[3:] for l in run.stdout.splitlines() if l.startswith(".  ucondb:"))

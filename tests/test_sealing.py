@@ -20,7 +20,8 @@ def test_sealed_runs_load_no_tasks_until_their_record_changes(tmp_path):
     cfg = write_config(tmp_path, records)
     assert doit(cfg).returncode == 0
     assert listed(cfg) == []
-    assert "3 of 3 runs archived, validated and unchanged (sealed)" in doit(cfg).stdout
+    assert "now: 3 of 3 runs archived and validated (3 sealed before, 0 validated by this " \
+        "invocation)" in doit(cfg).stdout
     assert len(listed(cfg, "full=1")) == 15
 
     stop_run(records, 12)  # metadata.txt appended: the run comes back
