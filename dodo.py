@@ -11,7 +11,7 @@ import sys
 from doit import get_var
 
 import rules
-from rra import config, connect, exitcodes, log, reporter, shutdown
+from rra import config, connect, discovery, exitcodes, log, reporter, shutdown
 from rra.layout import Layout
 from rra.lock import ArchiverLock, LockedError
 
@@ -33,6 +33,7 @@ try:
     CFG = config.load(get_var("config", None))
     if get_var("validate", ""):
         CFG.values["app.validate_blobs"] = True  # run_archiver.sh --validate
+    discovery.configure(CFG)
     LAYOUT = Layout(CFG.work_dir)
     LAYOUT.work_dir.mkdir(parents=True, exist_ok=True)
     log.setup(CFG, verbose=bool(get_var("verbose", "")))
@@ -68,8 +69,8 @@ DOIT_CONFIG = {
 
 # Runs named on the command line (doit validate:1234, doit forget fhiclize:1234) are
 # always loaded, sealed or not; `doit full=1` loads every run.
-FORCED = {int(a.partition(":")[2]) for a in sys.argv[1:]
-          if a.partition(":")[0] in rules.GROUPS and a.partition(":")[2].isdigit()}
+FORCED = {discovery.run_number(a.partition(":")[2]) for a in sys.argv[1:]
+          if a.partition(":")[0] in rules.GROUPS} - {None}
 
 
 def workers(argv, default):

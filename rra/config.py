@@ -36,6 +36,8 @@ SCHEMA = {
     "app.retry_delay_seconds": (NUM, 3),
     "app.exclude_most_recent_run": (BOOL, False),
     "app.settle_seconds": (NUM, 0),
+    "app.max_files_per_run": (INT, 10000),
+    "app.max_bytes_per_run": (INT, 1 << 30),
     "app.validate_blobs": (BOOL, False),
     "app.log_level": (STR, "INFO"),
     "app.log_file": (OPT_PATH, None),

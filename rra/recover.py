@@ -15,7 +15,7 @@ from pathlib import Path
 import tempfile
 
 from . import connect, fhiclset, importing, migrating
-from .discovery import scan
+from .discovery import configure, scan
 from .layout import Layout
 
 log = logging.getLogger("rra")
@@ -36,6 +36,7 @@ def recover(cfg, stage="all", dry_run=False):
     layout = Layout(cfg.work_dir)
     out = Outcome()
     with tempfile.TemporaryDirectory(prefix=".recover.", dir=_mkdir(layout.work_dir)) as tmp:
+        configure(cfg)
         for rec in scan(cfg.run_records_dir):
             if rec.error:
                 out.failed.append((rec.run, rec.error))
