@@ -76,3 +76,76 @@ def test_stray_run_names_fail_alone_and_never_overwrite_another_run(tmp_path):
     assert sorted(failed(out)) == ["fhiclize:0", "fhiclize:1002"], out.stdout
     assert "validate:1004" in executed(out) and "validate:1000" not in executed(out)
     assert ucondb_versions(tmp_path)[:5] == before
+
+
+# -- a record that changes while it is read ---------------------------------------------
+
+# Injected into the doit subprocess only (PYTHONPATH): after fhiclize:R has read R's
+# metadata.txt, DAQInterface appends the stop time - deterministically mid-read, no race.
+SLOW_READER = r'''
+import os, subprocess, sys
+import rra.fhiclize
+_read = rra.fhiclize.read
+
+def read(run_dir, name, run):
+    data = _read(run_dir, name, run)
+    flag = os.environ["RRA_TEST_FLAG"]
+    if name == "metadata.txt" and str(run) == os.environ["RRA_TEST_RUN"] and not os.path.exists(flag):
+        open(flag, "w").close()
+        subprocess.run([sys.executable, os.environ["RRA_TEST_MAKE"], os.path.dirname(run_dir),
+                        "--stop", str(run)], check=True, stdout=subprocess.DEVNULL)
+    return data
+
+rra.fhiclize.read = read
+'''
+
+
+def test_a_stop_time_appended_while_fhiclize_reads_the_record_is_archived_next_tick(tmp_path):
+    from conftest import MAKE_RECORDS
+    records = make_records(tmp_path / "records", 1000, 2, "--running", 1)
+    cfg = write_config(tmp_path, records)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SLOW_READER)
+    env = {"PYTHONPATH": str(hook), "RRA_TEST_FLAG": str(tmp_path / "appended"),
+           "RRA_TEST_RUN": "1001", "RRA_TEST_MAKE": str(MAKE_RECORDS)}
+    out = doit(cfg, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert (tmp_path / "appended").exists()  # the hook ran: the stop time came mid-read
+    assert "stop time" in (records / "1001" / "metadata.txt").read_text()
+    db = open_ucondb("sqlite://%s" % (tmp_path / "work" / "ucondb.sqlite"), "test01", "configuration")
+    assert b"DAQInterface_stop_time" not in db.get("1001")[0]  # archived as it was read
+
+    out = doit(cfg)  # the record moved on since it was read: rebuilt, not "up to date"
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "fhiclize:1001" in executed(out) and "validate:1001" in executed(out)
+    assert "fhiclize:1000" not in executed(out)
+    assert b"DAQInterface_stop_time" in db.get("1001")[0]
+    out = doit(cfg)
+    assert executed(out) == [] and "2 of 2 runs archived" in out.stdout
+
+
+def test_the_up_to_date_check_hashes_only_files_whose_stats_moved(tmp_path, monkeypatch):
+    import os
+    import time
+    from rra import fhiclset
+    run_dir = make_records(tmp_path / "records", 5, 1) / "5"
+    old = time.time() - 100
+    for p in run_dir.iterdir():
+        os.utime(p, (old, old))
+    fhicl, stats = tmp_path / "w" / "fhicl", str(tmp_path / "w" / fhiclset.STATS)
+    fhiclset.build(5, run_dir, fhicl, None, stats)
+    hashed = []
+    md5 = fhiclset._md5
+    monkeypatch.setattr(fhiclset, "_md5", lambda p: (hashed.append(os.path.basename(p)), md5(p))[1])
+    assert fhiclset.record_unchanged(fhicl, run_dir, stats) and hashed == []
+    os.utime(run_dir / "boot.txt")  # touched, same bytes
+    assert fhiclset.record_unchanged(fhicl, run_dir, stats) and hashed == ["boot.txt"]
+    assert fhiclset.record_unchanged(fhicl, run_dir, None)  # no cache: every file hashed
+    (run_dir / "boot.txt").chmod(0o644)
+    with open(run_dir / "boot.txt", "r+b") as f:  # same size, same mtime, other bytes
+        f.seek(3)
+        f.write(b"X")
+    os.utime(run_dir / "boot.txt", (old, old))
+    assert fhiclset.record_unchanged(fhicl, run_dir, stats)  # (stats cannot see it, as doit's)
+    assert not fhiclset.record_unchanged(fhicl, run_dir, None)
