@@ -11,13 +11,14 @@ import sys
 from doit import get_var
 
 import rules
-from rra import config, connect, discovery, exitcodes, log, reporter, shutdown
+from rra import config, connect, discovery, doitdb, exitcodes, log, reporter, shutdown
 from rra.layout import Layout
 from rra.lock import ArchiverLock, LockedError
 
 gc.disable()  # task loading allocates many small objects; halves a no-op at scale
 exitcodes.install()
 shutdown.install()
+doitdb.install()
 
 # doit commands that only read: no lock, so `doit list` works while cron archives.
 READ_ONLY = {"list", "info", "help", "dumpdb", "tabcompletion", "strace"}
@@ -35,7 +36,8 @@ try:
         CFG.values["app.validate_blobs"] = True  # run_archiver.sh --validate
     discovery.configure(CFG)
     LAYOUT = Layout(CFG.work_dir)
-    LAYOUT.work_dir.mkdir(parents=True, exist_ok=True)
+    LAYOUT.work_dir.mkdir(parents=True, exist_ok=True, mode=0o750)  # not world-readable
+    doitdb.prepare(LAYOUT.dep_file)
     log.setup(CFG, verbose=bool(get_var("verbose", "")))
 except config.ConfigError as e:
     fail(e)
@@ -52,6 +54,9 @@ if not READ_ONLY.intersection(sys.argv[1:]) and not CHILD_OF_HOLDER:
         LOCK = ArchiverLock(CFG["app.lock_file"]).acquire("doit")
     except LockedError as e:
         fail(e)
+    except OSError as e:  # e.g. a full disk: the next tick after space is freed goes on
+        from rra.actions import describe
+        fail("cannot take the archiver lock %s: %s" % (CFG["app.lock_file"], describe(e)))
     connect.sweep(CFG)
 
 COUNTS = {}  # filled while tasks load: runs found, runs sealed

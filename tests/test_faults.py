@@ -498,3 +498,38 @@ def test_disk_full_the_artdaqdb_index_and_doit_state_do_not_fit(tmp_path, server
     code, out, err = first  # doit could not save its state: one line, exit 1, no traceback
     clean(out, err)
     assert code == 1
+
+
+def test_disk_full_the_log_and_the_lock_note_do_not_fit_then_a_tick_converges(tmp_path, server):
+    runs = [100, 101, 102]
+    records = make_records(tmp_path / "records", 100, 3)
+    writable(records / "101")
+    for n in range(1, 6):  # run 101's blob (~57 kB) does not fit, the others' do
+        (records / "101" / ("Extra%d.fcl" % n)).write_bytes(extra_fcl(n))
+    sealed(records / "101")
+    cfg = write_config(tmp_path, records, ucon=(server.url, "writer", PASSWORD))
+    limit = 40 << 10
+    log = tmp_path / "work" / "archiver.log"
+    log.parent.mkdir()
+    log.write_bytes(b"-" * limit)  # every line logged from now on fails to be written
+    code, out, err = run_doit(cfg, wrapper=True, limits=[(resource.RLIMIT_FSIZE, limit)])
+    assert code == 1, out[-3000:] + err[-3000:]
+    clean(out, err)
+    assert "Logging error" not in err and err.count("cannot write the log file") == 1, err
+    assert sorted(failures(out)) == ["blob:101"] and len(failures(out)["blob:101"]) == 1
+    assert validated(tmp_path, runs) == [100, 102]
+
+    # Still full: not even the lock's note fits. One line, exit 1, nothing else touched.
+    code, out, err = run_doit(cfg, wrapper=True, limits=[(resource.RLIMIT_FSIZE, 16)])
+    assert code == 1, out[-3000:] + err[-3000:]
+    clean(out, err)
+    assert "cannot take the archiver lock" in err and "File too large" in err, err
+    assert len([l for l in (out + err).splitlines() if l.strip()]) <= 2, out + err
+
+    log.write_bytes(b"")  # space freed
+    code, out, err = run_doit(cfg)
+    assert code == 0, out[-3000:] + err[-3000:]
+    clean(out, err)
+    assert validated(tmp_path, runs) == runs
+    targets_intact(tmp_path)
+    one_version_per_run(server, runs)

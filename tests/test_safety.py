@@ -149,3 +149,193 @@ def test_the_up_to_date_check_hashes_only_files_whose_stats_moved(tmp_path, monk
     os.utime(run_dir / "boot.txt", (old, old))
     assert fhiclset.record_unchanged(fhicl, run_dir, stats)  # (stats cannot see it, as doit's)
     assert not fhiclset.record_unchanged(fhicl, run_dir, None)
+
+
+# -- state that heals -------------------------------------------------------------------
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("damage", ["garbage", "torn"])
+def test_a_damaged_doit_database_is_moved_aside_and_rebuilt_from_the_targets(tmp_path, damage):
+    records = make_records(tmp_path / "records", 700, 3)
+    cfg = write_config(tmp_path, records)
+    assert doit(cfg).returncode == 0
+    before = ucondb_versions(tmp_path)
+    db = tmp_path / "work" / ".doit.db"
+    data = db.read_bytes()
+    if damage == "garbage":  # a power cut: nothing of it made it to disk
+        db.write_bytes(b"\x00\xff garbage " * 500)
+    else:  # the header survived, the pages behind it did not
+        db.write_bytes(data[:100] + b"\xa5" * (len(data) - 100))
+    out = doit(cfg, "full=1")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    warned = [l for l in out.stderr.splitlines() if "doit's state" in l]
+    assert len(warned) == 1 and "moved to" in warned[0], out.stderr
+    assert len(list(db.parent.glob(".doit.db.damaged-*"))) == 1
+    assert ucondb_versions(tmp_path) == before  # adopted, not uploaded again
+    out = doit(cfg, "full=1")
+    assert out.returncode == 0 and executed(out) == [], out.stdout + out.stderr
+    assert "doit's state" not in out.stderr
+    assert (db.stat().st_mode & 0o007) == 0
+
+
+# Injected into the doit subprocess: once fhiclize:R has run in a worker, another process
+# takes an exclusive lock on .doit.db for LOCK_S seconds, so doit's parent fails to read its
+# state mid-run ("database is locked") and stops its workers.
+LOCKER = r'''
+import os, subprocess, sys
+import rra.fhiclset
+_build = rra.fhiclset.build
+HOLD = """
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+def build(run, *args, **kwargs):
+    result = _build(run, *args, **kwargs)
+    flag = os.environ["RRA_TEST_FLAG"]
+    if str(run) == os.environ["RRA_TEST_RUN"] and not os.path.exists(flag):
+        open(flag, "w").close()
+        p = subprocess.Popen([sys.executable, "-c", HOLD, os.environ["RRA_TEST_DB"],
+                              os.environ["RRA_TEST_HOLD"]], stdout=subprocess.PIPE,
+                             start_new_session=True)
+        p.stdout.readline()  # held from here on
+    return result
+
+rra.fhiclset.build = build
+'''
+
+
+def run_bounded(cmd, env, timeout=120):
+    """(exit code, stdout, stderr); a hang is killed (whole group) and fails the test."""
+    import os
+    import signal
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=str(ROOT), env=env, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail("hung for %d s:\n%s\n%s" % (timeout, out[-2000:], err[-2000:]))
+    return proc.returncode, out, err
+
+
+def test_an_error_on_doits_state_mid_run_still_exits_promptly_with_its_code(tmp_path):
+    import os
+    records = make_records(tmp_path / "records", 800, 6)
+    cfg = write_config(tmp_path, records)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(LOCKER)
+    env = dict(os.environ, PYTHONPATH=str(hook), RRA_TEST_FLAG=str(tmp_path / "locked"),
+               RRA_TEST_RUN="800", RRA_TEST_DB=str(tmp_path / "work" / ".doit.db"),
+               RRA_TEST_HOLD="12")
+    env.pop("RRA_CONFIG", None)
+    cmd = [sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "-n", "2", "config=%s" % cfg]
+    code, out, err = run_bounded(cmd, env)
+    assert (tmp_path / "locked").exists()
+    assert code == 1, out[-2000:] + err[-2000:]
+    assert "Traceback" not in out + err
+    assert "database is locked" in err and len([l for l in err.splitlines() if "locked" in l]) == 1
+
+    env.pop("PYTHONPATH")
+    code, out, err = run_bounded(cmd, env)  # the next tick converges
+    assert code == 0, out[-2000:] + err[-2000:]
+    assert len(ucondb_versions(tmp_path)) == 6
+
+
+# -- secrets -----------------------------------------------------------------------------
+
+ODD_PASSWORD = "p@ss w/rd:9"  # a space, a slash, an @ and a colon
+
+
+def secret_config(tmp_path, records, url):
+    """A config whose UconDB URL holds the password as an operator types it (not encoded)."""
+    path = write_config(tmp_path, records)
+    text = path.read_text().replace("sqlite://${app.work_dir}/ucondb.sqlite",
+                                    '"%s"' % url.replace("://", "://writer:%s@" % ODD_PASSWORD, 1))
+    path.write_text(text)
+    return path
+
+
+def leaks(*texts):
+    return [t for t in texts if ODD_PASSWORD in t or "w/rd" in t or "pa ss" in t]
+
+
+def test_a_password_with_a_space_or_slash_is_used_and_never_shown_or_written(tmp_path):
+    import os
+    from rra.ucondb.testserver import TestServer
+    records = make_records(tmp_path / "records", 900, 2)
+    with TestServer(tmp_path / "server.sqlite", folders=["test01"], password=ODD_PASSWORD) as srv:
+        cfg = secret_config(tmp_path, records, srv.url)
+        cfg.chmod(0o644)
+        out = doit(cfg)
+        assert out.returncode == 0, out.stdout + out.stderr  # the credentials were parsed right
+        assert not leaks(out.stdout, out.stderr)
+        warned = [l for l in out.stderr.splitlines() if "holds a secret" in l]
+        assert len(warned) == 1 and "chmod 600" in warned[0], out.stderr
+        shown = rra("check-config", cfg)
+        assert shown.returncode == 0 and "ucon_db.server_url: %s" % srv.url in shown.stdout
+        assert not leaks(shown.stdout, shown.stderr)
+        marker = json.loads((tmp_path / "work" / "runs" / "900" / "ucondb.json").read_text())
+        assert marker["server_url"] == srv.url
+    # The server is gone: the FAILED line, the failure record and the log quote the URL.
+    (tmp_path / "work" / "runs" / "901" / "validated.md5").unlink()
+    cfg.chmod(0o600)
+    out = doit(cfg, "validate:901")
+    assert out.returncode == 1 and "FAILED validate:901" in out.stdout, out.stdout + out.stderr
+    assert not leaks(out.stdout, out.stderr)
+    assert "holds a secret" not in out.stderr  # 0600: nothing to say
+    for path in (tmp_path / "work").rglob("*"):
+        if path.is_file():
+            assert not leaks(path.read_bytes().decode("latin-1")), path
+    for path in (tmp_path / "work", tmp_path / "work" / "archiver.log",
+                 tmp_path / "work" / ".doit.db"):
+        assert path.stat().st_mode & 0o007 == 0, path  # not world-readable
+
+
+def test_a_readable_archiver_env_holding_a_secret_is_warned_about_once(tmp_path, monkeypatch,
+                                                                       caplog):
+    from rra import config
+    env = tmp_path / "archiver.env"
+    env.write_text("UCONDB_PASSWORD=hunter2\n")
+    env.chmod(0o640)
+    monkeypatch.setattr(config, "ENV_FILE", env)
+    monkeypatch.setattr(config, "_warned", set())
+    records = make_records(tmp_path / "records", 1, 1)
+    cfg = write_config(tmp_path, records)
+    for _ in range(2):
+        config.load(cfg, env={})
+    warned = [r for r in caplog.records if "holds a secret" in r.getMessage()]
+    assert len(warned) == 1 and "archiver.env" in warned[0].getMessage()
+    assert "readable by its group" in warned[0].getMessage()
+    env.chmod(0o600)
+    monkeypatch.setattr(config, "_warned", set())
+    caplog.clear()
+    config.load(cfg, env={})
+    assert not [r for r in caplog.records if "holds a secret" in r.getMessage()]
+
+
+def test_a_run_beyond_the_file_or_byte_limit_fails_alone_with_the_limit_named(tmp_path):
+    import os
+    records = make_records(tmp_path / "records", 600, 4)
+    for run in ("601", "602"):
+        (records / run).chmod(0o755)
+    for i in range(500):  # a run directory that something filled with files
+        (records / "601" / ("junk%05d.dat" % i)).write_bytes(b"")
+    (records / "602" / "dump.bin").write_bytes(os.urandom(300_000))
+    cfg = write_config(tmp_path, records, "  max_files_per_run: 100\n  max_bytes_per_run: 200000\n")
+    out = doit(cfg)
+    assert out.returncode == 1, out.stdout + out.stderr
+    bad = failed(out)
+    assert sorted(bad) == ["fhiclize:601", "fhiclize:602"], out.stdout
+    assert "more than 100 entries (app.max_files_per_run)" in bad["fhiclize:601"]
+    assert "more than 200000 bytes (app.max_bytes_per_run)" in bad["fhiclize:602"]
+    assert "validate:600" in executed(out) and "validate:603" in executed(out)
+    assert "Traceback" not in out.stdout + out.stderr
