@@ -88,9 +88,13 @@ def ucondb(cfg):
 def _open_ucondb(cfg):
     """The client warns on every run when TLS verification is switched off."""
     from .ucondb import open_ucondb
+    from .urls import split_credentials
+    # user:password@ in the URL may hold any character ('/', ' ', '@'): taken apart here
+    url, user, password = split_credentials(cfg["ucon_db.server_url"])
     return open_ucondb(
-        cfg["ucon_db.server_url"], cfg["ucon_db.folder_name"], cfg["ucon_db.object_name"],
-        user=cfg["ucon_db.writer_user"] or None, password=cfg["ucon_db.writer_password"] or None,
+        url, cfg["ucon_db.folder_name"], cfg["ucon_db.object_name"],
+        user=cfg["ucon_db.writer_user"] or user or None,
+        password=cfg["ucon_db.writer_password"] or password or None,
         timeout=cfg["ucon_db.timeout_seconds"], ca_bundle=cfg["ucon_db.ca_bundle"],
         verify_tls=cfg["ucon_db.verify_tls"], retries=cfg["app.run_process_retries"],
         retry_delay=cfg["app.retry_delay_seconds"])

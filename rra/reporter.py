@@ -16,6 +16,7 @@ from doit.reporter import ConsoleReporter
 
 from . import atomic, discovery
 from .layout import Layout
+from .urls import redact
 
 PERIOD = 30.0  # seconds between progress lines when stdout is not a terminal
 
@@ -83,7 +84,7 @@ class Reporter(ConsoleReporter):
             return
         self.failures.append({"task": task, "exception": fail})
         lines = fail.get_msg().strip().splitlines()
-        message = lines[-1] if lines else fail.get_name()
+        message = redact(lines[-1] if lines else fail.get_name())  # also what is recorded and sent
         self._clear_progress()
         self.write("FAILED %s: %s\n" % (task.name, message))
         if key:
@@ -150,7 +151,7 @@ class Reporter(ConsoleReporter):
             exc = result["exception"]
             if exc.get_name() != "TaskFailed":  # an rra bug: keep the traceback
                 self.write("#" * 40 + "\n%s - %s\n%s\n" % (exc.get_name(), result["task"].name,
-                                                           exc.get_msg()))
+                                                           redact(exc.get_msg())))
         if self.runtime_errors:
             self.write("Execution aborted.\n%s\n" % "\n".join(self.runtime_errors))
         for stage in sorted({stage for stage, _ in self.counts}):
