@@ -182,29 +182,33 @@ def test_a_damaged_doit_database_is_moved_aside_and_rebuilt_from_the_targets(tmp
 
 
 # Injected into the doit subprocess: once fhiclize:R has run in a worker, another process
-# takes an exclusive lock on .doit.db for LOCK_S seconds, so doit's parent fails to read its
-# state mid-run ("database is locked") and stops its workers.
+# takes an exclusive lock on .doit.db and holds it until the test releases it, so doit's
+# parent fails to read its state mid-run ("database is locked") and stops its workers.
 LOCKER = r'''
 import os, subprocess, sys
 import rra.fhiclset
 _build = rra.fhiclset.build
 HOLD = """
-import sqlite3, sys, time
+import os, sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
 c.execute("BEGIN EXCLUSIVE")
 print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
+deadline = time.monotonic() + 300
+while not os.path.exists(sys.argv[2]) and time.monotonic() < deadline:
+    time.sleep(0.05)
 """
 
 def build(run, *args, **kwargs):
     result = _build(run, *args, **kwargs)
     flag = os.environ["RRA_TEST_FLAG"]
     if str(run) == os.environ["RRA_TEST_RUN"] and not os.path.exists(flag):
-        open(flag, "w").close()
         p = subprocess.Popen([sys.executable, "-c", HOLD, os.environ["RRA_TEST_DB"],
-                              os.environ["RRA_TEST_HOLD"]], stdout=subprocess.PIPE,
+                              os.environ["RRA_TEST_RELEASE"]], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                              start_new_session=True)
         p.stdout.readline()  # held from here on
+        with open(flag, "w") as f:
+            f.write(str(p.pid))
     return result
 
 rra.fhiclset.build = build
@@ -228,6 +232,7 @@ def run_bounded(cmd, env, timeout=120):
 
 def test_an_error_on_doits_state_mid_run_still_exits_promptly_with_its_code(tmp_path):
     import os
+    import time
     records = make_records(tmp_path / "records", 800, 6)
     cfg = write_config(tmp_path, records)
     hook = tmp_path / "hook"
@@ -235,14 +240,22 @@ def test_an_error_on_doits_state_mid_run_still_exits_promptly_with_its_code(tmp_
     (hook / "sitecustomize.py").write_text(LOCKER)
     env = dict(os.environ, PYTHONPATH=str(hook), RRA_TEST_FLAG=str(tmp_path / "locked"),
                RRA_TEST_RUN="800", RRA_TEST_DB=str(tmp_path / "work" / ".doit.db"),
-               RRA_TEST_HOLD="12")
+               RRA_TEST_RELEASE=str(tmp_path / "release"))
     env.pop("RRA_CONFIG", None)
     cmd = [sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "-n", "2", "config=%s" % cfg]
-    code, out, err = run_bounded(cmd, env)
-    assert (tmp_path / "locked").exists()
+    try:
+        code, out, err = run_bounded(cmd, env)
+    finally:
+        (tmp_path / "release").touch()
+    holder = int((tmp_path / "locked").read_text())
     assert code == 1, out[-2000:] + err[-2000:]
     assert "Traceback" not in out + err
     assert "database is locked" in err and len([l for l in err.splitlines() if "locked" in l]) == 1
+    assert "still running" not in err  # the workers were stopped: no need for the watchdog
+    for _ in range(600):  # the lock's holder sees the release file and exits
+        if not os.path.exists("/proc/%d" % holder) or " Z " in open("/proc/%d/stat" % holder).read():
+            break
+        time.sleep(0.05)
 
     env.pop("PYTHONPATH")
     code, out, err = run_bounded(cmd, env)  # the next tick converges
