@@ -53,9 +53,12 @@ def build(run, run_dir, fhicl_dir, enabled, stats_path=None):
     atomic.replace_dir(fhicl_dir, files, durable=False)
     if stats_path:  # a cache, not fsynced: a damaged one only costs the MD5s it would save
         tmp = "%s.%d.tmp" % (stats_path, os.getpid())
+        st = os.stat(manifest_path(fhicl_dir))  # binds the cache to this very manifest
+        cache = {"manifest": [st.st_size, st.st_mtime_ns, st.st_ino], "read_at_ns": started,
+                 "files": {name: [f["md5"], f["size"], f["mtime_ns"]]
+                           for name, f in result.sources.items()}}
         with open(tmp, "w") as f:
-            json.dump({"read_at_ns": started, "files": {
-                name: [s["md5"], s["size"], s["mtime_ns"]] for name, s in result.sources.items()}}, f)
+            json.dump(cache, f)
         os.replace(tmp, stats_path)
     return manifest
 
@@ -81,37 +84,49 @@ def record_unchanged(fhicl_dir, run_dir, stats_path=None):
     read again; any other is hashed.
     """
     try:
-        manifest = read_manifest(fhicl_dir)
-        sources = manifest["sources"]
+        cached = _stats(stats_path, os.stat(manifest_path(fhicl_dir)))
     except FileNotFoundError:
         return True  # no set: doit finds the target missing
-    except (OSError, ValueError, KeyError, TypeError):
-        return False  # damaged, or made before rra kept what it read: made once more
-    stats, started = _stats(stats_path)
-    for name, was in sources.items():
+    except OSError:
+        return False
+    if cached:
+        sources, started = cached
+    else:  # no usable cache: the manifest says what was read, every file is hashed
+        try:
+            sources = {n: [f["md5"], f["size"], None]
+                       for n, f in read_manifest(fhicl_dir)["sources"].items()}
+        except (OSError, ValueError, KeyError, TypeError):
+            return False  # damaged, or made before rra kept what it read: made once more
+        started = 0
+    for name, (md5, size, mtime_ns) in sources.items():
         path = os.path.join(run_dir, name)
         try:
             st = os.stat(path, follow_symlinks=False)
-            if st.st_size == was["size"] and (
-                    stats.get(name) == [was["md5"], st.st_size, st.st_mtime_ns]
-                    and st.st_mtime_ns < started - RACY_NS or _md5(path) == was["md5"]):
+            if st.st_size == size and (st.st_mtime_ns == mtime_ns < started - RACY_NS
+                                       or _md5(path) == md5):
                 continue
         except OSError:
             pass
         log.info("[run %s] [fhiclize] %s changed after it was read: rebuilding the run",
-                 manifest.get("run"), path)
+                 os.path.basename(os.fspath(run_dir)), path)
         return False
     return True
 
 
-def _stats(stats_path):
-    """({name: [md5, size, mtime_ns]}, read start in ns) cached by build; nothing if unusable."""
+def _stats(stats_path, manifest_stat):
+    """({name: [md5, size, mtime_ns]}, read start in ns) cached by build for exactly this
+    manifest (same size, mtime and inode); None if unusable."""
+    if not stats_path:
+        return None
     try:
         with open(stats_path) as f:
             doc = json.load(f)
-        return dict(doc["files"]), int(doc["read_at_ns"])
+        st = manifest_stat
+        if doc["manifest"] != [st.st_size, st.st_mtime_ns, st.st_ino]:
+            return None
+        return {n: list(v) for n, v in doc["files"].items()}, int(doc["read_at_ns"])
     except (OSError, ValueError, KeyError, TypeError):
-        return {}, 0
+        return None
 
 
 def _md5(path):

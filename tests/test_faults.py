@@ -348,7 +348,7 @@ def test_bad_run_records_fail_alone_clearly_and_nothing_outside_work_is_touched(
     # hold (parsing costs ~170x a file's size), so it fails fhiclize with a clear line.
     damage(107, "big.txt", (b"y" * 99 + b"\n") * (MB50 // 100))
     damage(108, "Big1.fcl", b'big: "' + b"x" * MB50 + b'"\n')
-    (records / "12a").mkdir()  # not a run: ignored
+    (records / "12a").mkdir()  # not a run: not archived, one warning
     (records / "12a" / "metadata.txt").write_text("Config name: x\n")
     # A FHiCL error passes fhiclize (.fcl files are copied as they are) and fails artdaqdb.
     # It is run 150: all 51 runs form one store batch (one worker), so it shares its
@@ -386,7 +386,10 @@ def test_bad_run_records_fail_alone_clearly_and_nothing_outside_work_is_touched(
     for run, (stage, name) in expected.items():
         [message] = failed["%s:%d" % (stage, run)]  # exactly one line
         assert "[run %d]" % run in message and name in message, message
-    assert "12a" not in out + err and not (runs_dir(tmp_path) / "12a").exists()
+    assert not (runs_dir(tmp_path) / "12a").exists() and "12a" not in out  # not a run: one warning
+    assert [l for l in err.splitlines() if "'12a'" in l and "are not runs" in l] == \
+        [l for l in err.splitlines() if "12a" in l]
+    assert len([l for l in err.splitlines() if "12a" in l]) == 1
     assert validated(tmp_path, good) == good
     assert before == after, "written outside the work dir: %s" % sorted(
         set(before.items()) ^ set(after.items()))
