@@ -81,13 +81,18 @@ def _stop_workers():
 
 def _exit_within(seconds, code):
     """A daemon timer that ends the process with code if it has not exited by then."""
-    def now():
+    def say():  # may block (a full pipe, a held logging lock): never waited for long
         log.error("still running %.0f s after doit finished: exiting now", seconds)
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
             except (OSError, ValueError):
                 pass
+
+    def now():
+        last_words = threading.Thread(target=say, daemon=True)
+        last_words.start()
+        last_words.join(1.0)
         os._exit(code)
     timer = threading.Timer(seconds, now)
     timer.daemon = True

@@ -352,3 +352,13 @@ def test_a_run_beyond_the_file_or_byte_limit_fails_alone_with_the_limit_named(tm
     assert "more than 200000 bytes (app.max_bytes_per_run)" in bad["fhiclize:602"]
     assert "validate:600" in executed(out) and "validate:603" in executed(out)
     assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_the_exit_watchdog_ends_a_process_whose_exit_would_hang():
+    # A non-daemon thread that never ends would keep the interpreter from exiting, as the
+    # blocked doit workers did; the watchdog armed after run_all exits with the code.
+    code = ("import threading, time\nfrom rra import shutdown\nshutdown._exit_within(0.5, 7)\n"
+            "threading.Thread(target=time.sleep, args=(600,)).start()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=str(ROOT), timeout=120)
+    assert proc.returncode == 7 and "exiting now" in proc.stderr, proc.stderr
