@@ -11,13 +11,14 @@ import sys
 from doit import get_initial_workdir, get_var
 
 import rules
-from rra import config, connect, exitcodes, log, preflight, reporter, shutdown
+from rra import config, connect, discovery, doitdb, exitcodes, log, preflight, reporter, shutdown
 from rra.layout import Layout
 from rra.lock import ArchiverLock, LockedError
 
 gc.disable()  # task loading allocates many small objects; halves a no-op at scale
 exitcodes.install()
 shutdown.install()
+doitdb.install()
 
 # doit commands that only read: no lock, so `doit list` works while cron archives.
 # (`strace` runs tasks, so it takes the lock like a build.)
@@ -38,8 +39,10 @@ try:
     CFG = config.load(get_var("config", None), cwd=get_initial_workdir())  # doit chdirs to dodo.py's dir
     if get_var("validate", ""):
         CFG.values["app.validate_blobs"] = True  # run_archiver.sh --validate
+    discovery.configure(CFG)
     LAYOUT = Layout(CFG.work_dir)
-    LAYOUT.work_dir.mkdir(parents=True, exist_ok=True)
+    LAYOUT.work_dir.mkdir(parents=True, exist_ok=True, mode=0o750)  # not world-readable
+    doitdb.prepare(LAYOUT.dep_file)
     log.setup(CFG, verbose=bool(get_var("verbose", "")))
 except config.ConfigError as e:
     fail(e)
@@ -56,6 +59,9 @@ if not READ_ONLY.intersection(sys.argv[1:]) and not CHILD_OF_HOLDER:
         LOCK = ArchiverLock(CFG["app.lock_file"], CFG.work_dir).acquire("doit")
     except LockedError as e:
         fail(e)
+    except OSError as e:  # e.g. a full disk: the next tick after space is freed goes on
+        from rra.actions import describe
+        fail("cannot take the archiver lock %s: %s" % (CFG["app.lock_file"], describe(e)))
     connect.sweep(CFG)
 
 COUNTS = {}  # filled while tasks load: runs found, runs sealed
@@ -73,8 +79,8 @@ DOIT_CONFIG = {
 
 # Runs named on the command line (doit validate:1234, doit forget fhiclize:1234) are
 # always loaded, sealed or not; `doit full=1` loads every run.
-FORCED = {int(a.partition(":")[2]) for a in sys.argv[1:]
-          if a.partition(":")[0] in rules.GROUPS and a.partition(":")[2].isdigit()}
+FORCED = {discovery.run_number(a.partition(":")[2]) for a in sys.argv[1:]
+          if a.partition(":")[0] in rules.GROUPS} - {None}
 
 
 def workers(argv, default):

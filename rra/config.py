@@ -5,11 +5,13 @@ longer mean anything are accepted with a one-line deprecation warning.
 """
 import logging
 import os
+import re
+import stat
 from pathlib import Path
 
 import yaml
 
-from .urls import redact
+from .urls import redact, register, split_credentials
 
 log = logging.getLogger("rra.config")
 
@@ -36,6 +38,8 @@ SCHEMA = {
     "app.retry_delay_seconds": (NUM, 3),
     "app.exclude_most_recent_run": (BOOL, False),
     "app.settle_seconds": (NUM, 0),
+    "app.max_files_per_run": (INT, 10000),
+    "app.max_bytes_per_run": (INT, 1 << 30),
     "app.validate_blobs": (BOOL, False),
     "app.log_level": (STR, "INFO"),
     "app.log_file": (OPT_PATH, None),
@@ -86,6 +90,9 @@ DEPRECATED = {
 
 SECRETS = {"ucon_db.writer_password", "reporting.email.smtp_password",
            "reporting.slack.bot_token"}
+ENV_FILE = TEMPLATE.parent / "archiver.env"  # run_archiver.sh loads it (UCONDB_PASSWORD...)
+_ENV_SECRET = re.compile(r"^\s*(export\s+)?\w*(PASSWORD|PASSWD|TOKEN|SECRET)\w*=\s*\S", re.M | re.I)
+_warned = set()  # files already warned about in this process
 
 redact_url = redact  # the name the rest of rra knows it by
 
@@ -186,7 +193,40 @@ def load(path=None, env=None, cwd=None):
     _check_choices(values, path)
     if values["app.lock_file"] is None:
         values["app.lock_file"] = str(Path(values["app.work_dir"]) / ".archiver.lock")
+    for key, (kind, _) in SCHEMA.items():  # blanked out of every log line and message
+        register(values[key] if key in SECRETS else
+                 split_credentials(values[key])[2] if kind == URI else None)
+    _warn_readable(path, [k for k, v in flat.items() if _holds_secret(k, v)])
+    if ENV_FILE.is_file():
+        try:
+            env_secret = _ENV_SECRET.search(ENV_FILE.read_text(errors="replace"))
+        except OSError:
+            env_secret = None
+        _warn_readable(ENV_FILE, ["a *PASSWORD/*TOKEN/*SECRET variable"] if env_secret else [])
     return Config(values, path)
+
+
+def _holds_secret(key, value):
+    """The file itself holds a secret here (not a ${VAR} taken from the environment)."""
+    if not isinstance(value, str):
+        return False
+    literal = re.sub(r"\$\{[^}]*\}", "", value)
+    if key in SECRETS:
+        return bool(literal.strip())
+    return bool(split_credentials(literal)[2]) if SCHEMA.get(key, (None,))[0] == URI else False
+
+
+def _warn_readable(path, secrets):
+    """One warning per file and process when a file holding secrets is readable by others."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return
+    if secrets and mode & 0o044 and str(path) not in _warned:
+        _warned.add(str(path))
+        log.warning("%s holds a secret (%s) and is readable by %s (mode %04o): chmod 600 %s, or "
+                    "take the secret from the environment", path, ", ".join(secrets),
+                    "everyone" if mode & 0o004 else "its group", mode, path)
 
 
 def _flatten(tree, prefix=""):

@@ -115,12 +115,15 @@ def _open_ucondb(cfg, obj=None):
     """The client warns on every run when TLS verification is switched off."""
     from .config import MissingSecret
     from .ucondb import open_ucondb
+    from .urls import split_credentials
+    # user:password@ in the URL may hold any character ('/', ' ', '@'): taken apart here
+    url, url_user, url_password = split_credentials(cfg["ucon_db.server_url"])
     password = cfg["ucon_db.writer_password"]
     no_writer = password.reason if isinstance(password, MissingSecret) else None
     return open_ucondb(
-        cfg["ucon_db.server_url"], cfg["ucon_db.folder_name"], obj or cfg["ucon_db.object_name"],
-        user=None if no_writer else cfg["ucon_db.writer_user"] or None, password=password or None,
-        no_writer=no_writer,
+        url, cfg["ucon_db.folder_name"], obj or cfg["ucon_db.object_name"],
+        user=None if no_writer else cfg["ucon_db.writer_user"] or url_user or None,
+        password=password or url_password or None, no_writer=no_writer,
         timeout=cfg["ucon_db.timeout_seconds"], ca_bundle=cfg["ucon_db.ca_bundle"],
         verify_tls=cfg["ucon_db.verify_tls"], retries=cfg["app.run_process_retries"],
         retry_delay=cfg["app.retry_delay_seconds"])

@@ -53,33 +53,99 @@ def is_sealed(run_dir, seal_path):
         return False
 
 
+# Bounds on one run record (app.max_files_per_run, app.max_bytes_per_run); dodo.py sets them
+# from the config. A run beyond them fails alone, found without listing it all.
+LIMITS = {"files": 10000, "bytes": 1 << 30}
+
+
+def configure(cfg):
+    """Take the bounds on one run record from the config."""
+    LIMITS.update(files=cfg["app.max_files_per_run"], bytes=cfg["app.max_bytes_per_run"])
+
+
+def run_number(name):
+    """The run a directory name stands for: ASCII digits in canonical form (no leading 0), else None."""
+    if name.isascii() and name.isdigit() and (name == "0" or name[0] != "0"):
+        return int(name)
+    return None
+
+
+def _alias(name):
+    """The run number a non-canonical name could be taken for ('01234', ' 104', '١٢٣٤'), else None."""
+    try:
+        number = int(name)
+    except ValueError:
+        return None
+    return number if number >= 0 else None
+
+
+def survey(run_records_dir):
+    """Run directories, strays and clashes of run_records_dir: (runs, strays, clashes).
+
+    runs: {run: DirEntry}. strays: [(path, why)] of entries that look like runs (a
+    digit in the name) but are not; anything else (lost+found, a README) is none
+    of the archiver's business. clashes: {run: error} for runs that a stray name
+    also stands for ('01234' beside '1234'): neither may be archived as that run.
+    """
+    try:
+        entries = list(os.scandir(run_records_dir))
+    except OSError as e:
+        raise OSError("cannot list run_records_dir %s: %s (check source_files.run_records_dir)"
+                      % (run_records_dir, e.strerror)) from None
+    runs, odd = {}, []
+    for entry in entries:
+        run = run_number(entry.name)
+        if run is None:
+            if any(c.isdigit() for c in entry.name):
+                odd.append((entry.path, "not a run name (a run is a directory named by ASCII "
+                                        "digits, no leading zero)"))
+        elif entry.is_symlink():
+            odd.append((entry.path, "a symbolic link (not followed)"))
+        elif not entry.is_dir():
+            odd.append((entry.path, "not a directory"))
+        else:
+            runs[run] = entry
+    strays, clashes = [], {}
+    for path, why in sorted(odd):
+        alias = _alias(os.path.basename(path))
+        if alias in runs and run_number(os.path.basename(path)) is None:
+            why = "names the same run as %s" % runs[alias].name
+            clashes[alias] = ("%r and %r both name run %d: neither is archived, so that neither "
+                              "overwrites the other's archive (rename or move out the one that "
+                              "is not run %d)" % (runs[alias].path, path, alias, alias))
+        strays.append((path, why))
+    return runs, strays, clashes
+
+
+def warn_strays(run_records_dir, strays, limit=10):
+    """One warning per tick for every entry that looks like a run but is not one."""
+    if not strays:
+        return
+    shown = ["%r (%s)" % (os.path.basename(p), why) for p, why in strays[:limit]]
+    more = " and %d more" % (len(strays) - limit) if len(strays) > limit else ""
+    log.warning("%d entries of run_records_dir %s are not runs and are not archived: %s%s; "
+                "rename or move them out", len(strays), run_records_dir, "; ".join(shown), more)
+
+
 def scan(run_records_dir, settle_seconds=0, exclude_most_recent=False, now=None,
-         seal_path=None, forced=()):
+         seal_path=None, forced=(), limits=None):
     """Run records ready to archive, ascending; a run's problem stays that run's error.
 
     With seal_path (run -> its validation record), sealed runs cost three stat
     calls and come back with sealed=True, no files and path as a string; runs in
     forced never do.
     """
-    run_records_dir = Path(run_records_dir)
-    try:
-        entries = list(os.scandir(run_records_dir))
-    except OSError as e:
-        raise OSError("cannot list run_records_dir %s: %s (check source_files.run_records_dir)"
-                      % (run_records_dir, e.strerror)) from None
+    runs, strays, clash = survey(Path(run_records_dir))
+    warn_strays(run_records_dir, strays)
+    limits = limits or LIMITS
     records = []
-    for entry in entries:
-        if not entry.name.isdigit():
-            log.debug("ignoring %s: not a run directory (name is not all digits)", entry.path)
-            continue
-        if entry.is_symlink() or not entry.is_dir():
-            log.debug("ignoring %s: not a directory", entry.path)
-            continue
-        run = int(entry.name)
-        if seal_path and run not in forced and is_sealed(entry.path, seal_path(run)):
+    for run, entry in runs.items():
+        if run in clash:
+            records.append(RunRecord(run, Path(entry.path), error=clash[run]))
+        elif seal_path and run not in forced and is_sealed(entry.path, seal_path(run)):
             records.append(RunRecord(run, entry.path, sealed=True))
         else:
-            records.append(_record(run, Path(entry.path)))
+            records.append(_record(run, Path(entry.path), limits))
     records.sort(key=lambda r: r.run)
     if exclude_most_recent and records:
         log.info("[run %d] newest run left for the next invocation (app.exclude_most_recent_run)",
@@ -99,17 +165,32 @@ def scan(run_records_dir, settle_seconds=0, exclude_most_recent=False, now=None,
     return records
 
 
-def _record(run, path):
-    """Stat one run directory; any unreadable or unsafe entry makes it an errored run."""
+def _record(run, path, limits=None):
+    """Stat one run directory; any unreadable or unsafe entry makes it an errored run.
+
+    The listing stops past limits["files"] entries: a run of hundreds of thousands
+    of files fails alone, fast and in bounded memory.
+    """
+    limits = limits or LIMITS
     rec = RunRecord(run, path)
     try:
         rec.signature = signature(path)  # before anything reads the record
         rec.newest_mtime = path.stat().st_mtime
-        entries = sorted(os.scandir(path), key=lambda e: e.name)
+        entries = []
+        with os.scandir(path) as it:
+            for entry in it:
+                entries.append(entry)
+                if len(entries) > limits["files"]:
+                    rec.error = ("run directory %s holds more than %d entries "
+                                 "(app.max_files_per_run): not archived; if it really is one "
+                                 "run record, raise the limit" % (path, limits["files"]))
+                    return rec
+        entries.sort(key=lambda e: e.name)
     except OSError as e:
         rec.error = ("cannot read run directory %s: %s (make it readable by the archiver's "
                      "user, e.g. chmod a+rx)" % (path, e.strerror))
         return rec
+    size = 0
     for entry in entries:
         try:
             if entry.is_symlink():
@@ -133,6 +214,13 @@ def _record(run, path):
             return rec
         rec.files.append(Path(entry.path))
         rec.newest_mtime = max(rec.newest_mtime, st.st_mtime)
+        size += st.st_size
+        if size > limits["bytes"]:
+            rec.error = ("run directory %s holds more than %d bytes (app.max_bytes_per_run): not "
+                         "archived; if it really is one run record, raise the limit"
+                         % (path, limits["bytes"]))
+            rec.files = []
+            return rec
     if not rec.files:
         rec.error = ("run directory %s holds no files (if DAQInterface is still writing it, set "
                      "app.settle_seconds; otherwise move it out of run_records_dir)" % path)

@@ -16,7 +16,7 @@ from pathlib import Path
 import tempfile
 
 from . import blob, connect, fhiclset, importing, migrating, recordfiles
-from .discovery import scan
+from .discovery import configure, scan
 from .layout import Layout
 
 log = logging.getLogger("rra")
@@ -101,6 +101,7 @@ def _recover(cfg, stage, dry_run):
         if cfg["ucon_db.files_object"]:
             connect.take_listing(cfg, cfg["ucon_db.files_object"])
     with tempfile.TemporaryDirectory(prefix=".recover.", dir=_mkdir(layout.work_dir)) as tmp:
+        configure(cfg)
         for rec in scan(cfg.run_records_dir):
             if rec.error:
                 out.failed.append((rec.run, rec.error))

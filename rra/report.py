@@ -10,7 +10,7 @@ import textwrap
 import time
 import zlib
 
-from .discovery import is_sealed, signature
+from .discovery import is_sealed, signature, survey
 from .layout import Layout
 
 SCHEMA_VERSION = 2
@@ -54,7 +54,7 @@ def _stage(runs):
 def collect(cfg, live=False):
     """The report as a dict (its JSON form is documented in docs/report.md)."""
     layout = Layout(cfg.work_dir)
-    on_disk = _runs_on_disk(cfg.run_records_dir)
+    on_disk, strays = _runs_on_disk(cfg.run_records_dir)
     worked = _runs_in(layout.runs_dir)
     targets = {"fhiclize": layout.fhicl_manifest, "artdaqdb": layout.artdaqdb_marker,
                "blob": layout.blob, "ucondb": layout.ucondb_marker, "validate": layout.validated,
@@ -79,6 +79,7 @@ def collect(cfg, live=False):
         "changed": changed,
         "not_archived": waiting,
         "missing_records": sorted(have["validate"] - set(on_disk)),
+        "not_runs": [{"path": p, "why": why} for p, why in strays],
     }
     if live:
         report["live"] = _live(cfg, layout, on_disk, have, set(on_disk) - have["validate"])
@@ -103,6 +104,11 @@ def recommend(report):
         says.append("%d archived runs have no record on disk any more: %s (nothing is lost; "
                     "they stay archived)" % (len(report["missing_records"]),
                                              spell(ranges(report["missing_records"]), 8)))
+    if report["not_runs"]:
+        says.append("%d entries of run_records_dir look like runs but are not, so they are not "
+                    "archived: %s - rename or move them out"
+                    % (len(report["not_runs"]), "; ".join("%r (%s)" % (s["path"], s["why"])
+                                                          for s in report["not_runs"][:5])))
     live = report.get("live")
     if live and (live["pending_artdaqdb"] or live["pending_ucondb"]):
         pending = sorted(set(live["pending_artdaqdb"]) | set(live["pending_ucondb"]))
@@ -217,16 +223,17 @@ def _agrees(meta, layout, run):
 
 
 def _runs_on_disk(run_records_dir):
+    """({run: path}, [(path, why)] of entries that look like runs but are not)."""
     try:
-        return {int(e.name): e.path for e in os.scandir(run_records_dir)
-                if e.name.isdigit() and e.is_dir(follow_symlinks=False)}
+        runs, strays, _ = survey(run_records_dir)
     except OSError:
-        return {}
+        return {}, []
+    return {run: e.path for run, e in runs.items()}, strays
 
 
 def _runs_in(runs_dir):
     try:
-        return {int(n) for n in os.listdir(runs_dir) if n.isdigit()}
+        return {int(n) for n in os.listdir(runs_dir) if n.isascii() and n.isdigit()}
     except OSError:
         return set()
 

@@ -16,6 +16,7 @@ from doit.reporter import ConsoleReporter
 
 from . import atomic, breaker, discovery
 from .layout import Layout
+from .urls import redact
 
 # Seconds between progress lines when stdout is not a terminal (cron mail stays short).
 PERIOD = float(os.environ.get("RRA_PROGRESS_SECONDS") or 30)
@@ -96,7 +97,7 @@ class Reporter(ConsoleReporter):
                 self._count(task, "blocked")
             return
         lines = fail.get_msg().strip().splitlines()
-        message = lines[-1] if lines else fail.get_name()
+        message = redact(lines[-1] if lines else fail.get_name())  # also what is recorded and sent
         if breaker.PREFIX in message:  # the breaker said why once; these wait for the next tick
             if key:
                 self._count(task, "held back")
@@ -191,7 +192,7 @@ class Reporter(ConsoleReporter):
             exc = result["exception"]
             if exc.get_name() != "TaskFailed":  # an rra bug: keep the traceback
                 self.write("#" * 40 + "\n%s - %s\n%s\n" % (exc.get_name(), result["task"].name,
-                                                           exc.get_msg()))
+                                                           redact(exc.get_msg())))
         if self.runtime_errors:
             self.write("Execution aborted.\n%s\n" % "\n".join(self.runtime_errors))
         for stage in sorted({stage for stage, _ in self.counts}):

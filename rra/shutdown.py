@@ -9,6 +9,8 @@ import multiprocessing
 import os
 import signal
 import sqlite3
+import sys
+import threading
 import time
 
 from doit import runner
@@ -21,6 +23,7 @@ _signals = []   # monotonic times of the signals received
 _runners = []   # doit runners of this process, to stop gently
 _master = None  # pid that installed the handler (doit's workers inherit it)
 _run_all = runner.Runner.run_all
+EXIT_WITHIN = 10.0  # seconds the process may take to exit once doit has finished
 
 
 def stopping():
@@ -46,18 +49,58 @@ def _on_signal(signum, frame):
 
 
 def _run_all_gently(self, task_dispatcher):
-    """doit's run_all, stoppable by the handler; an interrupted run exits 130."""
+    """doit's run_all, stoppable by the handler; an interrupted run exits 130.
+
+    Whatever happens on the way out, the process then exits within seconds with
+    the right code: doit stops its workers with SIGTERM, which they (inheriting
+    this handler) take as "finish gently" and ignore while idle, so any worker
+    left is killed, and a watchdog ends the process if exiting still hangs.
+    """
     _runners.append(self)
     if _signals:
         self._stop_running = True
+    code = FAILED
     try:
         result = _run_all(self, task_dispatcher)
-    except (sqlite3.Error, OSError) as e:  # doit saves its state last: a full disk shows here
+        code = INTERRUPTED if _signals else result
+    except (sqlite3.Error, OSError) as e:  # doit's state, read as tasks run and saved last
         where = getattr(getattr(self.dep_manager, "backend", None), "name", ".doit.db")
-        log.error("cannot save doit's state (%s): %s; the tasks it could not record run again "
-                  "next time", where, e)
-        return INTERRUPTED if _signals else FAILED
-    return INTERRUPTED if _signals else result
+        log.error("cannot read or save doit's state (%s): %s; the tasks it could not record "
+                  "run again next time", where, e)
+        code = INTERRUPTED if _signals else FAILED
+    finally:
+        _stop_workers()
+        _exit_within(EXIT_WITHIN, code)
+    return code
+
+
+def _stop_workers():
+    """Kill the worker processes still alive once run_all is over (they have nothing left to do)."""
+    for child in multiprocessing.active_children():
+        child.join(0.5)
+        if child.is_alive():
+            child.kill()
+            child.join(2.0)
+
+
+def _exit_within(seconds, code):
+    """A daemon timer that ends the process with code if it has not exited by then."""
+    def say():  # may block (a full pipe, a held logging lock): never waited for long
+        log.error("still running %.0f s after doit finished: exiting now", seconds)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+
+    def now():
+        last_words = threading.Thread(target=say, daemon=True)
+        last_words.start()
+        last_words.join(1.0)
+        os._exit(code)
+    timer = threading.Timer(seconds, now)
+    timer.daemon = True
+    timer.start()
 
 
 def install():

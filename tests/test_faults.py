@@ -348,7 +348,7 @@ def test_bad_run_records_fail_alone_clearly_and_nothing_outside_work_is_touched(
     # hold (parsing costs ~170x a file's size), so it fails fhiclize with a clear line.
     damage(107, "big.txt", (b"y" * 99 + b"\n") * (MB50 // 100))
     damage(108, "Big1.fcl", b'big: "' + b"x" * MB50 + b'"\n')
-    (records / "12a").mkdir()  # not a run: ignored
+    (records / "12a").mkdir()  # not a run: not archived, one warning
     (records / "12a" / "metadata.txt").write_text("Config name: x\n")
     # A FHiCL error passes fhiclize (.fcl files are copied as they are) and fails artdaqdb.
     # It is run 150: all 51 runs form one store batch (one worker), so it shares its
@@ -386,7 +386,10 @@ def test_bad_run_records_fail_alone_clearly_and_nothing_outside_work_is_touched(
     for run, (stage, name) in expected.items():
         [message] = failed["%s:%d" % (stage, run)]  # exactly one line
         assert "[run %d]" % run in message and name in message, message
-    assert "12a" not in out + err and not (runs_dir(tmp_path) / "12a").exists()
+    assert not (runs_dir(tmp_path) / "12a").exists() and "12a" not in out  # not a run: one warning
+    assert [l for l in err.splitlines() if "'12a'" in l and "are not runs" in l] == \
+        [l for l in err.splitlines() if "12a" in l]
+    assert len([l for l in err.splitlines() if "12a" in l]) == 1
     assert validated(tmp_path, good) == good
     assert before == after, "written outside the work dir: %s" % sorted(
         set(before.items()) ^ set(after.items()))
@@ -498,3 +501,38 @@ def test_disk_full_the_artdaqdb_index_and_doit_state_do_not_fit(tmp_path, server
     code, out, err = first  # doit could not save its state: one line, exit 1, no traceback
     clean(out, err)
     assert code == 1
+
+
+def test_disk_full_the_log_and_the_lock_note_do_not_fit_then_a_tick_converges(tmp_path, server):
+    runs = [100, 101, 102]
+    records = make_records(tmp_path / "records", 100, 3)
+    writable(records / "101")
+    for n in range(1, 6):  # run 101's blob (~57 kB) does not fit, the others' do
+        (records / "101" / ("Extra%d.fcl" % n)).write_bytes(extra_fcl(n))
+    sealed(records / "101")
+    cfg = write_config(tmp_path, records, ucon=(server.url, "writer", PASSWORD))
+    limit = 40 << 10
+    log = tmp_path / "work" / "archiver.log"
+    log.parent.mkdir()
+    log.write_bytes(b"-" * limit)  # every line logged from now on fails to be written
+    code, out, err = run_doit(cfg, wrapper=True, limits=[(resource.RLIMIT_FSIZE, limit)])
+    assert code == 1, out[-3000:] + err[-3000:]
+    clean(out, err)
+    assert "Logging error" not in err and err.count("cannot write the log file") == 1, err
+    assert sorted(failures(out)) == ["blob:101"] and len(failures(out)["blob:101"]) == 1
+    assert validated(tmp_path, runs) == [100, 102]
+
+    # Still full: not even the lock's note fits. One line, exit 1, nothing else touched.
+    code, out, err = run_doit(cfg, wrapper=True, limits=[(resource.RLIMIT_FSIZE, 16)])
+    assert code == 1, out[-3000:] + err[-3000:]
+    clean(out, err)
+    assert "cannot take the archiver lock" in err and "File too large" in err, err
+    assert len([l for l in (out + err).splitlines() if l.strip()]) <= 2, out + err
+
+    log.write_bytes(b"")  # space freed
+    code, out, err = run_doit(cfg)
+    assert code == 0, out[-3000:] + err[-3000:]
+    clean(out, err)
+    assert validated(tmp_path, runs) == runs
+    targets_intact(tmp_path)
+    one_version_per_run(server, runs)

@@ -9,6 +9,7 @@ archived file is expected (`*.fcl`, metadata.txt, an enabled `<stem>.txt`) makes
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,8 @@ class Result:
     config_name: str = 'standard'
     warnings: list[str] = field(default_factory=list)
     unconverted: list[str] = field(default_factory=list)  # regular files no converter reads
+    # name -> {md5, size, mtime_ns} of each record file as read (mtime_ns: stat before the read)
+    sources: dict[str, dict] = field(default_factory=dict)
 
 
 def _enabled(enabled):
@@ -71,7 +74,7 @@ def fhiclize_run(run_dir: Path, enabled: Iterable[str] | None = None) -> Result:
             entries = sorted(it, key=lambda e: e.name)
     except OSError as e:
         raise FhiclizeError('run %s: cannot list the run directory %s: %s' % (run, run_dir, e.strerror)) from None
-    files, texts, warnings, unconverted = {}, {}, [], []
+    files, texts, warnings, unconverted, sources = {}, {}, [], [], {}
     for entry in entries:
         name = entry.name
         stem = name[:-4]
@@ -88,7 +91,12 @@ def fhiclize_run(run_dir: Path, enabled: Iterable[str] | None = None) -> Result:
             continue
         if entry.is_symlink():
             raise FhiclizeError(link_message(run, name))
+        try:
+            before = entry.stat(follow_symlinks=False).st_mtime_ns
+        except OSError:
+            before = None  # read() says what is wrong
         data = read(run_dir, name, run)
+        sources[name] = {'md5': hashlib.md5(data).hexdigest(), 'size': len(data), 'mtime_ns': before}
         if name.endswith('.fcl'):
             files[name] = data
         else:
@@ -122,4 +130,4 @@ def fhiclize_run(run_dir: Path, enabled: Iterable[str] | None = None) -> Result:
             warnings.append('run %s: %s (from %s) %s; archived as the legacy archiver wrote it'
                             % (run, name, source, why))
         files[name] = text.encode('utf-8')
-    return Result(dict(sorted(files.items())), history.config_name(meta), warnings, unconverted)
+    return Result(dict(sorted(files.items())), history.config_name(meta), warnings, unconverted, sources)
