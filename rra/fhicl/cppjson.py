@@ -386,6 +386,14 @@ def _dump(value, plain, depth):
                     else:
                         add(item)
                 append('"%s" : "%s"' % (key, item))
+            elif type(item) is Object and len(item) == 3:
+                # most often the metadata of a scalar: three plain strings, written without a call
+                (k1, v1), (k2, v2), (k3, v3) = item
+                if (type(v1) is str and type(v2) is str and type(v3) is str and k1 in plain and v1 in plain
+                        and k2 in plain and v2 in plain and k3 in plain and v3 in plain):
+                    append('"%s" : {\n"%s" : "%s",\n"%s" : "%s",\n"%s" : "%s"\n}' % (key, k1, v1, k2, v2, k3, v3))
+                else:
+                    append('"%s" : %s' % (key, _dump(item, plain, depth + 1)))
             else:
                 append('"%s" : %s' % (key, _dump(item, plain, depth + 1)))
         return '{\n' + ',\n'.join(parts) + '\n}'

@@ -35,18 +35,21 @@ _COMPLEX = re.compile(r'\(\s*(' + _NUMBER + r')\s*,\s*(' + _NUMBER + r')\s*\)')
 _KEYWORD = re.compile(r'(BEGIN_PROLOG|END_PROLOG)(?![A-Za-z0-9_.\[])')
 
 # The fast paths. Possessive repeats: a match never backtracks into a reading the slow path would not take.
-_SKIP_ON = r'(?>\s+|#[^\n]*|//[^\n]*)*+'
+_SKIP_ON = r'\s*+(?:(?:#|//)[^\n]*+\s*+)*+'
 _FAST_KEY = re.compile('((?>' + _KEY.pattern + '))' + _SKIP_ON + r'(@protect_(?:ignore|error)(?![A-Za-z0-9_]))?'
                        + _SKIP_ON + ':' + _SKIP_ON)
-_FAST_VALUE = re.compile('(?:' + '|'.join('(?P<%s>%s)' % pair for pair in [
-    ('string_doublequoted', r'"(?:[^"]|(?<=\\)")*+"'),
-    ('string_singlequoted', r"'[^']*+'"),
-    ('complex', r'\(\s*' + _NUMBER + r'\s*,\s*' + _NUMBER + r'\s*\)'),
-] + _ATOMS) + r')(?=[\s,\]\}]|\Z)' + _SKIP_ON)
-_QUOTED = {'string_doublequoted', 'string_singlequoted'}
+_SCALAR = ('(?:"(?P<string_doublequoted>(?:[^"]|(?<=\\\\)")*+)"|\'(?P<string_singlequoted>[^\']*+)\'|'
+           + '|'.join('(?P<%s>%s)' % pair for pair in [
+               ('complex', r'\(\s*' + _NUMBER + r'\s*,\s*' + _NUMBER + r'\s*\)')] + _ATOMS)
+           + r')(?=[\s,\]\}]|\Z)' + _SKIP_ON)
+_FAST_VALUE = re.compile(_SCALAR)
+# `key: scalar` whole; not a prolog keyword, which the top level reads as one
+_FAST_ENTRY = re.compile(r'(?!(?:BEGIN|END)_PROLOG(?![A-Za-z0-9_.\[]))' + _FAST_KEY.pattern + '(?:' + _SCALAR + ')?')
 _INCLUDE_KEY = 'fhicl_pound_include_'
 _new = Object.__new__
-_set = list.__setitem__
+# metadata of a scalar without comments, by type
+_PLAIN = {kind: (('type', kind), ('comment', ''), ('annotation', ''))
+          for kind in ['string_doublequoted', 'string_singlequoted', 'complex'] + [k for k, _ in _ATOMS]}
 
 
 class _Source:
@@ -70,13 +73,14 @@ def parse(text, name='', comments=None):
     without it every comment and annotation is empty. FhiclError if the text is not FHiCL.
     """
     found = comments or {}
+    includes = _INCLUDE_KEY in text
     src = _Source(text, name)
     n = len(text)
-    skip, fast_key, fast_value = _SKIP.match, _FAST_KEY.match, _FAST_VALUE.match
+    skip, fast_entry, fast_value = _SKIP.match, _FAST_ENTRY.match, _FAST_VALUE.match
     prolog, prolog_meta, main, main_meta = _new(Object), _new(Object), _new(Object), _new(Object)
-    # The open container: its data, its metadata children, {name: index} (None at the top level),
-    # whether it is a sequence, where it opened; the stack holds the ones around it.
-    data, meta, names, is_seq, open_at = main, main_meta, None, False, 0
+    # The open container (its data, its metadata children, whether it is a sequence, where it
+    # opened); the stack holds the ones around it, and is empty at the top level.
+    data, meta, is_seq, open_at = main, main_meta, False, 0
     stack = []
     in_prolog = seen_main = False
     line_at, line = 0, 1
@@ -107,11 +111,40 @@ def parse(text, name='', comments=None):
             elif pos >= n:
                 raise src.error('unterminated table opened here', open_at)
             elif text[pos] == '}':
-                data, meta, names, is_seq, open_at = stack.pop()
+                if len(data) > 1 and len(dict(iter(data))) < len(data):
+                    _redefine(data, meta)
+                data, meta, is_seq, open_at = stack.pop()
                 pos = skip(text, pos + 1).end()
-                expect_value = None  # a value ended: fall through to what follows one
+                expect_value = None  # a value ended: go on to what follows one
             if expect_value is False:
-                m = fast_key(text, pos)
+                # The usual `key: scalar` entries, one match each, while they last.
+                m = fast_entry(text, pos)
+                if m is not None and m.lastindex > 2:
+                    while m is not None and m.lastindex > 2:
+                        i = m.lastindex
+                        key, protection, value = m.group(1, 2, i)
+                        node = _new(Object)
+                        if found:
+                            start = m.start(i)
+                            line += text.count('\n', line_at, start)
+                            line_at = start
+                            if includes and _INCLUDE_KEY in key:
+                                comment = annotation = ''
+                            else:
+                                comment = found.get(line - 1, '')
+                                if comment and (comment[0] == '/' or '#include ' in comment):
+                                    comment = ''
+                                annotation = found.get(line, '')
+                            node += (('type', m.lastgroup), ('comment', comment), ('annotation', annotation))
+                        else:
+                            node += _PLAIN[m.lastgroup]
+                        if protection:
+                            node.append(('protection', protection))
+                        data.append((key, value))
+                        meta.append((key, node))
+                        pos = m.end()
+                        m = fast_entry(text, pos)
+                    continue
                 if m is None:
                     key, protection, pos = _key(src, pos)
                 else:
@@ -123,22 +156,24 @@ def parse(text, name='', comments=None):
             if is_seq:
                 key, protection = str(len(data)), None
             start = pos
-            m = fast_value(text, pos)
-            if m is not None:
-                kind = m.lastgroup
-                value = m.group(m.lastindex)
-                pos = m.end()
-            elif pos < n and text[pos] in '{[':
-                kind = 'table' if text[pos] == '{' else 'sequence'
+            c = text[pos] if pos < n else ''
+            if c == '{' or c == '[':
+                kind = 'table' if c == '{' else 'sequence'
                 value = _new(Object) if kind == 'table' else []
                 pos = skip(text, pos + 1).end()
+            elif (m := fast_value(text, pos)) is not None:
+                i = m.lastindex
+                kind = m.lastgroup
+                value = m.group(i)
+                start = m.start(i)
+                pos = m.end()
             else:
                 kind, value, pos = _atom(src, pos)
                 pos = skip(text, pos).end()
-            if kind in _QUOTED:
-                value = value[1:-1]
+                if kind == 'string_doublequoted' or kind == 'string_singlequoted':
+                    value = value[1:-1]
             # its metadata
-            if found and _INCLUDE_KEY not in key:
+            if found and not (includes and _INCLUDE_KEY in key):
                 line += text.count('\n', line_at, start)
                 line_at = start
                 comment = found.get(line - 1, '')
@@ -148,7 +183,7 @@ def parse(text, name='', comments=None):
                     pairs = [('type', kind), ('comment', comment)]
                 else:
                     pairs = [('type', kind), ('comment', comment), ('annotation', found.get(line, ''))]
-            elif kind == 'table' and _INCLUDE_KEY not in key:
+            elif kind == 'table' and not (includes and _INCLUDE_KEY in key):
                 pairs = [('type', kind), ('comment', '')]
             else:
                 pairs = [('type', kind), ('comment', ''), ('annotation', '')]
@@ -162,28 +197,19 @@ def parse(text, name='', comments=None):
             # into the open container
             if is_seq:
                 data.append(value)
-                meta.append((key, node))
-            elif names is None:
-                data.append((key, value))
-                meta.append((key, node))
             else:
-                i = names.setdefault(key, len(data))
-                if i == len(data):
-                    data.append((key, value))
-                    meta.append((key, node))
-                else:
-                    _set(data, i, (key, value))
-                    _set(meta, i, (key, node))
+                data.append((key, value))
+            meta.append((key, node))
             if kind == 'table' or kind == 'sequence':
-                stack.append((data, meta, names, is_seq, open_at))
+                stack.append((data, meta, is_seq, open_at))
                 data, meta, open_at = value, children, start
                 if kind == 'table':
-                    names, is_seq, expect_value = {}, False, False
+                    is_seq = expect_value = False
                     continue
-                names, is_seq = None, True
+                is_seq = True
                 if not text.startswith(']', pos):
                     continue
-                data, meta, names, is_seq, open_at = stack.pop()
+                data, meta, is_seq, open_at = stack.pop()
                 pos = skip(text, pos + 1).end()
         # A value ended: in a sequence a ',' or ']' follows; in a table the next key.
         while True:
@@ -195,12 +221,24 @@ def parse(text, name='', comments=None):
                 expect_value = True
                 break
             if text.startswith(']', pos):
-                data, meta, names, is_seq, open_at = stack.pop()
+                data, meta, is_seq, open_at = stack.pop()
                 pos = skip(text, pos + 1).end()
                 continue
             if pos >= n:
                 raise src.error('unterminated sequence opened here', open_at)
             raise src.error("expected ',' or ']' in sequence", pos)
+
+
+def _redefine(data, meta):
+    """A table that named a key twice: the first place, the last value (the C++ ordered table)."""
+    first, last = {}, {}
+    for (key, value), pair in zip(data, meta):
+        first.setdefault(key, len(first))
+        last[key] = (key, value), pair
+    del data[:], meta[:]
+    for key in first:
+        data.append(last[key][0])
+        meta.append(last[key][1])
 
 
 def _key(src, pos):
