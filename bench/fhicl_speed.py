@@ -85,7 +85,8 @@ def to_json(api, texts, rounds, label):
     rra = lambda: [cppjson.dumps(to_document(t, n)) for n, t in texts]
     cpp = api and (lambda: [api.fhicl_to_json(t, n) for n, t in texts])
     if api:
-        same = sum(_STAMP.sub('', api.fhicl_to_json(t, n)[1]) == _STAMP.sub('', cppjson.dumps(to_document(t, n)))
+        unstamped = lambda text: _STAMP.sub('', text)
+        same = sum(unstamped(api.fhicl_to_json(t, n)[1]) == unstamped(cppjson.dumps(to_document(t, n)))
                    for n, t in texts)
         if same != len(texts):
             print('  (!) %d of %d outputs differ from the C++' % (len(texts) - same, len(texts)))
@@ -106,20 +107,23 @@ def export(api, texts, rounds, label):
                 raise SystemExit('write_document failed: %s' % out[:200])
             # no 'operation' here: the module's own (not 'readdocument') is the one it accepts
             queries.append(json.dumps({'dataformat': 'fhicl', 'collection': 'bench', 'filter': where}))
-        stored = [p.read_bytes() for p in sorted(Path(tmp, 'db/bench').glob('*.json')) if p.name != 'index.json']
+        stored = [p.read_bytes() for p in sorted(Path(tmp, 'db/bench').glob('*.json'))
+                  if p.name != 'index.json']
         cpp_out = sorted(api.read_document(q)[1] for q in queries)
         rra_out = sorted(to_fhicl(cppjson.loads(b)) for b in stored)
         if cpp_out != rra_out:
-            print('  (!) %d of %d exports differ from the C++' % (sum(a != b for a, b in zip(cpp_out, rra_out)),
-                                                                   len(queries)))
+            differ = sum(a != b for a, b in zip(cpp_out, rra_out))
+            print('  (!) %d of %d exports differ from the C++' % (differ, len(queries)))
         nbytes = sum(len(t.encode()) for t in rra_out)
-        return compare('%s export' % label, nbytes, rounds, lambda: [to_fhicl(cppjson.loads(b)) for b in stored],
+        return compare('%s export' % label, nbytes, rounds,
+                       lambda: [to_fhicl(cppjson.loads(b)) for b in stored],
                        lambda: [api.read_document(q) for q in queries])
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--rounds', type=int, default=7, help='alternating rounds for small inputs (3 for the big)')
+    parser.add_argument('--rounds', type=int, default=7,
+                        help='alternating rounds for small inputs (3 for the big one)')
     parser.add_argument('--mb', type=float, default=5.0, help='size of the big generated file in MB')
     args = parser.parse_args(argv)
     api, why = conftoolp()
@@ -142,11 +146,13 @@ def main(argv=None):
         export(api, small, args.rounds, 'generated 50 KB')
         export(api, big, 3, 'generated %.1f MB' % args.mb)
     else:
-        for label, texts, rounds in [('golden' if golden else 'generated 50 KB', golden or small, args.rounds),
-                                     ('generated %.1f MB' % args.mb, big, 3)]:
+        inputs = [('golden' if golden else 'generated 50 KB', golden or small, args.rounds),
+                  ('generated %.1f MB' % args.mb, big, 3)]
+        for label, texts, rounds in inputs:
             stored = [cppjson.encode_bytes(cppjson.dumps(to_document(t, n))) for n, t in texts]
-            compare('%s export (rra only)' % label, sum(len(to_fhicl(cppjson.loads(b)).encode()) for b in stored),
-                    rounds, lambda: [to_fhicl(cppjson.loads(b)) for b in stored])
+            nbytes = sum(len(to_fhicl(cppjson.loads(b)).encode()) for b in stored)
+            compare('%s export (rra only)' % label, nbytes, rounds,
+                    lambda: [to_fhicl(cppjson.loads(b)) for b in stored])
     return 0
 
 

@@ -31,7 +31,6 @@ What differs from standard JSON, and how this module keeps it:
   odd escapes, no null), else its own tokenizer; both pause the cyclic GC
   (`gc_paused`), which otherwise makes building big trees quadratic.
 """
-import contextlib
 import gc
 import json
 import re
@@ -172,15 +171,17 @@ class _Source(str):
     """Text kept on a loaded value to write it back with its own spacing."""
 
 
-@contextlib.contextmanager
-def gc_paused():
-    """Pause the cyclic GC while building big trees: its passes make that quadratic."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
+class gc_paused:
+    """`with gc_paused():` pauses the cyclic GC while building big trees: its passes make that
+    quadratic. A class, not a generator: it is entered once per small document too."""
+    __slots__ = ('enabled',)
+
+    def __enter__(self):
+        self.enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc):
+        if self.enabled:
             gc.enable()
 
 
@@ -347,6 +348,16 @@ def _esc(text):
     return text.source if type(text) is RawStr else escape(text)
 
 
+def _plain(plain, strings):
+    """True if none of strings needs escaping (and remember them)."""
+    for text in strings:
+        if text not in plain:
+            if _needs_escape(text):
+                return False
+            plain.add(text)
+    return True
+
+
 def _dump(value, plain, depth):
     """Recursive writer of the C++ layout for the usual shallow documents; iterative past depth 200.
 
@@ -389,11 +400,15 @@ def _dump(value, plain, depth):
             elif type(item) is Object and len(item) == 3:
                 # most often the metadata of a scalar: three plain strings, written without a call
                 (k1, v1), (k2, v2), (k3, v3) = item
-                if (type(v1) is str and type(v2) is str and type(v3) is str and k1 in plain and v1 in plain
-                        and k2 in plain and v2 in plain and k3 in plain and v3 in plain):
-                    append('"%s" : {\n"%s" : "%s",\n"%s" : "%s",\n"%s" : "%s"\n}' % (key, k1, v1, k2, v2, k3, v3))
+                if type(v1) is str and type(v2) is str and type(v3) is str and (
+                        (k1 in plain and v1 in plain and k2 in plain and v2 in plain
+                         and k3 in plain and v3 in plain) or _plain(plain, (k1, v1, k2, v2, k3, v3))):
+                    append('"%s" : {\n"%s" : "%s",\n"%s" : "%s",\n"%s" : "%s"\n}'
+                           % (key, k1, v1, k2, v2, k3, v3))
                 else:
                     append('"%s" : %s' % (key, _dump(item, plain, depth + 1)))
+            elif type(item) is int:
+                append('"%s" : %d' % (key, item))
             else:
                 append('"%s" : %s' % (key, _dump(item, plain, depth + 1)))
         return '{\n' + ',\n'.join(parts) + '\n}'

@@ -16,7 +16,6 @@ import re
 from .cppjson import Object
 from .errors import FhiclError
 
-_SKIP = re.compile(r'(?:\s+|#[^\n]*|//[^\n]*)*')
 _NAME = r'[A-Za-z_][A-Za-z0-9_]*'
 _KEY = re.compile(_NAME + r'(?:\.' + _NAME + r'|\[[0-9]+\])*')
 _PROTECTION = re.compile(r'@protect_(?:ignore|error)(?![A-Za-z0-9_])')
@@ -34,17 +33,31 @@ _ATOM = re.compile('(?:' + '|'.join('(?P<%s>%s)' % pair for pair in _ATOMS) + r'
 _COMPLEX = re.compile(r'\(\s*(' + _NUMBER + r')\s*,\s*(' + _NUMBER + r')\s*\)')
 _KEYWORD = re.compile(r'(BEGIN_PROLOG|END_PROLOG)(?![A-Za-z0-9_.\[])')
 
-# The fast paths. Possessive repeats: a match never backtracks into a reading the slow path would not take.
+# The fast paths read what the patterns above read, with possessive repeats (cheaper, and a match
+# never backtracks into a reading the slow path would not take): no shorter reading of a name or a
+# number is followed by what may end one.
 _SKIP_ON = r'\s*+(?:(?:#|//)[^\n]*+\s*+)*+'
-_FAST_KEY = re.compile('((?>' + _KEY.pattern + '))' + _SKIP_ON + r'(@protect_(?:ignore|error)(?![A-Za-z0-9_]))?'
+_SKIP = re.compile(_SKIP_ON)
+_NAME_ON = r'[A-Za-z_][A-Za-z0-9_]*+'
+_KEY_ON = _NAME_ON + r'(?:\.' + _NAME_ON + r'|\[[0-9]++\])*+'
+_NUMBER_ON = (r'[-+]?+(?:infinity|0[xX][0-9a-fA-F]++|0[bB][01]++'
+              r'|(?:[0-9]++\.?+[0-9]*+|\.[0-9]++)(?:[eE][-+]?+[0-9]++)?+)')
+_FAST_KEY = re.compile('(' + _KEY_ON + ')' + _SKIP_ON + r'(@protect_(?:ignore|error)(?![A-Za-z0-9_]))?'
                        + _SKIP_ON + ':' + _SKIP_ON)
-_SCALAR = ('(?:"(?P<string_doublequoted>(?:[^"]|(?<=\\\\)")*+)"|\'(?P<string_singlequoted>[^\']*+)\'|'
+_SCALAR = ('(?:"(?P<string_doublequoted>[^"]*+(?:(?<=\\\\)"[^"]*+)*+)"|\'(?P<string_singlequoted>[^\']*+)\'|'
            + '|'.join('(?P<%s>%s)' % pair for pair in [
-               ('complex', r'\(\s*' + _NUMBER + r'\s*,\s*' + _NUMBER + r'\s*\)')] + _ATOMS)
+               ('complex', r'\(\s*+' + _NUMBER_ON + r'\s*+,\s*+' + _NUMBER_ON + r'\s*+\)'),
+               ('number', _NUMBER_ON),
+               ('bool', r'true|false'),
+               ('nil', r'@nil'),
+               ('string_unquoted',
+                _NAME_ON + r'|[0-9]++[A-Za-z_][A-Za-z0-9_]*+|@erase|@(?:local|sequence|table)::' + _KEY_ON),
+               ('tableid', r'@id::' + _KEY_ON)])
            + r')(?=[\s,\]\}]|\Z)' + _SKIP_ON)
 _FAST_VALUE = re.compile(_SCALAR)
 # `key: scalar` whole; not a prolog keyword, which the top level reads as one
-_FAST_ENTRY = re.compile(r'(?!(?:BEGIN|END)_PROLOG(?![A-Za-z0-9_.\[]))' + _FAST_KEY.pattern + '(?:' + _SCALAR + ')?')
+_FAST_ENTRY = re.compile(r'(?!(?:BEGIN|END)_PROLOG(?![A-Za-z0-9_.\[]))' + _FAST_KEY.pattern
+                         + '(?:' + _SCALAR + ')?')
 _INCLUDE_KEY = 'fhicl_pound_include_'
 _new = Object.__new__
 # metadata of a scalar without comments, by type
