@@ -8,8 +8,10 @@ non-ASCII character ends the search (the grammar uses ascii::char_).
 """
 import re
 
-_WS = r'(?:[\x00-\x22\x24-\x2e\x30-\x7f]|/(?!/))*'
-_WS_B4_QUOTE = r'(?:[\x00-\x21\x24-\x26\x28-\x2e\x30-\x7f]|/(?!/))*'
+# a run of ASCII without '#' or '//' (the second also without quotes), written so the regex engine
+# takes a character class at a time
+_WS = r'[\x00-\x22\x24-\x2e\x30-\x7f]*(?:/(?!/)[\x00-\x22\x24-\x2e\x30-\x7f]*)*'
+_WS_B4_QUOTE = r'[\x00-\x21\x24-\x26\x28-\x2e\x30-\x7f]*(?:/(?!/)[\x00-\x21\x24-\x26\x28-\x2e\x30-\x7f]*)*'
 _QUOTED = r'(?:"[\x00-\x21\x23-\x7f]+"|\'[\x00-\x26\x28-\x7f]+\')'
 _PREFIX = re.compile(_WS_B4_QUOTE + r'(?:' + _QUOTED + _WS_B4_QUOTE + r')*' + _WS)
 _COMMENT = re.compile(r'[\x00-\x09\x0b\x0c\x0e-\x7f]+')

@@ -31,7 +31,6 @@ What differs from standard JSON, and how this module keeps it:
   odd escapes, no null), else its own tokenizer; both pause the cyclic GC
   (`gc_paused`), which otherwise makes building big trees quadratic.
 """
-import contextlib
 import gc
 import json
 import re
@@ -172,15 +171,17 @@ class _Source(str):
     """Text kept on a loaded value to write it back with its own spacing."""
 
 
-@contextlib.contextmanager
-def gc_paused():
-    """Pause the cyclic GC while building big trees: its passes make that quadratic."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
+class gc_paused:
+    """`with gc_paused():` pauses the cyclic GC while building big trees: its passes make that
+    quadratic. A class, not a generator: it is entered once per small document too."""
+    __slots__ = ('enabled',)
+
+    def __enter__(self):
+        self.enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc):
+        if self.enabled:
             gc.enable()
 
 
@@ -332,54 +333,95 @@ def dumps(value, compact=False):
     source = getattr(value, 'source', None)
     if isinstance(source, _Source) and _freeze(value) == value.snapshot:
         return str(source)
-    out = []
     with gc_paused():
-        _write_fast(value, out.append, ',' if compact else ',\n', ':' if compact else ' : ',
-                    '' if compact else '\n', 0)
-    return ''.join(out)
+        if not compact:
+            return _dump(value, {''}, 0)
+        out = []
+        _write(value, out.append, ',', ':', '')
+        return ''.join(out)
 
 
-def _quote(text):
-    if '"' in text or '\\' in text or not text.isprintable():
-        text = text.source if type(text) is RawStr else escape(text)
-    return '"' + text + '"'
+_needs_escape = _NEEDS_ESCAPE.search
 
 
-def _write_fast(value, emit, sep, colon, nl, depth):
-    """Recursive writer for the usual shallow documents; the iterative one past depth 200."""
+def _esc(text):
+    return text.source if type(text) is RawStr else escape(text)
+
+
+def _plain(plain, strings):
+    """True if none of strings needs escaping (and remember them)."""
+    for text in strings:
+        if text not in plain:
+            if _needs_escape(text):
+                return False
+            plain.add(text)
+    return True
+
+
+def _dump(value, plain, depth):
+    """Recursive writer of the C++ layout for the usual shallow documents; iterative past depth 200.
+
+    `plain` holds the strings seen to need no escaping: keys, types and empty comments
+    repeat, so most strings cost a set lookup instead of a scan. The '%' formats are
+    literals on purpose: Python compiles those to f-strings.
+    """
     if depth > 200:
-        return _write(value, emit, sep, colon, nl)
-    if isinstance(value, dict):
-        value = Object(value)
-    if isinstance(value, Object):
-        emit('{' + nl)
-        first = True
+        out = []
+        _write(value, out.append, ',\n', ' : ', '\n')
+        return ''.join(out)
+    kind = type(value)
+    if kind is not Object and kind is not list:
+        if isinstance(value, dict):
+            value, kind = Object(value), Object
+        elif isinstance(value, Object):
+            kind = Object
+        elif isinstance(value, (list, tuple)):
+            kind = list
+        else:
+            return _scalar(value)
+    if kind is Object:
+        if not value:
+            return '{\n\n}'
+        parts = []
+        append, add = parts.append, plain.add
         for key, item in value:
-            if first:
-                first = False
-            else:
-                emit(sep)
+            if key not in plain:
+                if _needs_escape(key):
+                    key = _esc(key)
+                else:
+                    add(key)
             if type(item) is str:
-                emit(_quote(key) + colon + _quote(item))
+                if item not in plain:
+                    if _needs_escape(item):
+                        item = escape(item)
+                    else:
+                        add(item)
+                append('"%s" : "%s"' % (key, item))
+            elif type(item) is Object and len(item) == 3:
+                # most often the metadata of a scalar: three plain strings, written without a call
+                (k1, v1), (k2, v2), (k3, v3) = item
+                if type(v1) is str and type(v2) is str and type(v3) is str and (
+                        (k1 in plain and v1 in plain and k2 in plain and v2 in plain
+                         and k3 in plain and v3 in plain) or _plain(plain, (k1, v1, k2, v2, k3, v3))):
+                    append('"%s" : {\n"%s" : "%s",\n"%s" : "%s",\n"%s" : "%s"\n}'
+                           % (key, k1, v1, k2, v2, k3, v3))
+                else:
+                    append('"%s" : %s' % (key, _dump(item, plain, depth + 1)))
+            elif type(item) is int:
+                append('"%s" : %d' % (key, item))
             else:
-                emit(_quote(key) + colon)
-                _write_fast(item, emit, sep, colon, nl, depth + 1)
-        emit(nl + '}')
-    elif isinstance(value, (list, tuple)):
-        emit('[' + nl)
-        first = True
-        for item in value:
-            if first:
-                first = False
-            else:
-                emit(sep)
-            if type(item) is str:
-                emit(_quote(item))
-            else:
-                _write_fast(item, emit, sep, colon, nl, depth + 1)
-        emit(nl + ']')
-    else:
-        emit(_scalar(value))
+                append('"%s" : %s' % (key, _dump(item, plain, depth + 1)))
+        return '{\n' + ',\n'.join(parts) + '\n}'
+    if not value:
+        return '[\n\n]'
+    parts = []
+    append = parts.append
+    for item in value:
+        if type(item) is str:
+            append('"%s"' % (escape(item) if _needs_escape(item) else item))
+        else:
+            append(_dump(item, plain, depth + 1))
+    return '[\n' + ',\n'.join(parts) + '\n]'
 
 
 def _scalar(value):
