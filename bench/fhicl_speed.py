@@ -134,9 +134,9 @@ def main(argv=None):
     big = [('big.fcl', generated(int(args.mb * 1e6)))]
     if GOLDEN.is_dir():
         golden = [(p.name, p.read_text()) for p in sorted(GOLDEN.rglob('*.fcl'))]
-        gold = to_json(api, golden, args.rounds, 'golden (%d files)' % len(golden))
+        to_json(api, golden, args.rounds, 'golden (%d files)' % len(golden))
     else:
-        golden, gold = None, None
+        golden = None
         print('golden files left out: no %s' % GOLDEN)
     rate_small = to_json(api, small, args.rounds, 'generated 50 KB')
     rate_big = to_json(api, big, 3, 'generated %.1f MB' % args.mb)

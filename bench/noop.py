@@ -85,7 +85,7 @@ def main():
         meta.unlink()  # a private copy: the hard-linked original belongs to other runs too
         meta.write_bytes(text + b"Total events: 12345\n")
         wall, rss, out = run(DOIT + ["config=%s" % cfg])
-        rebuilt = sorted({l.split(":")[1] for l in out.splitlines() if l.startswith(".  ")})
+        rebuilt = sorted({line.split(":")[1] for line in out.splitlines() if line.startswith(".  ")})
         print("%7d runs  tick after a change    %.2f s  peak RSS %.0f MB  rebuilt runs: %s"
               % (n, wall, rss, ", ".join(rebuilt)), flush=True)
         shutil.rmtree(top)

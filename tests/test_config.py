@@ -98,7 +98,7 @@ def test_wrong_type_names_file_key_and_expectation(tmp_path, key, line, expected
                                  "artdaq_db.database_uri", "ucon_db.server_url"])
 def test_missing_required_key(tmp_path, key):
     section, _, name = key.partition(".")
-    lines = [l for l in MINIMAL.splitlines() if not l.strip().startswith(name + ":")]
+    lines = [line for line in MINIMAL.splitlines() if not line.strip().startswith(name + ":")]
     with pytest.raises(config.ConfigError, match="missing key %s" % key):
         config.load(write(tmp_path, "\n".join(lines).replace("${app.work_dir}", "/w")), env={})
 
@@ -121,9 +121,9 @@ def test_legacy_keys_warn_once_and_load(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="rra.config"):
         config.load(write(tmp_path, text), env={})
     lines = [r.getMessage() for r in caplog.records]
-    assert any("app.import_state_file is deprecated" in l for l in lines)
-    assert any("app.migrate_failure_log is deprecated" in l for l in lines)
-    assert any("app_fuzz.random_skip_percent is deprecated" in l for l in lines)
+    assert any("app.import_state_file is deprecated" in line for line in lines)
+    assert any("app.migrate_failure_log is deprecated" in line for line in lines)
+    assert any("app_fuzz.random_skip_percent is deprecated" in line for line in lines)
     assert len(lines) == 3
 
 

@@ -71,7 +71,7 @@ def test_failures_go_out_once_and_metrics_are_posted(tmp_path):
     auth, body = Slack.received[0]
     assert auth == "Bearer xoxb-secret-77" and body["channel"] == "#daq"
     assert "701" in body["text"] and "703" in body["text"] and "fhiclize" in body["text"]
-    metrics = {l.split()[0]: float(l.split()[1]) for l in lines}
+    metrics = {line.split()[0]: float(line.split()[1]) for line in lines}
     assert metrics["sbnd.rra.fhiclize.failed"] == 2
     assert metrics["sbnd.rra.validate.processed"] == 2
     assert metrics["sbnd.rra.newest_archived_run"] == 702

@@ -38,7 +38,7 @@ def rra(*args, cwd=None):
 
 
 def executed(proc):
-    return [l[3:].strip() for l in proc.stdout.splitlines() if l.startswith(".  ")]
+    return [line[3:].strip() for line in proc.stdout.splitlines() if line.startswith(".  ")]
 
 
 @pytest.fixture
@@ -213,7 +213,7 @@ def test_stop_time_demo_rebuilds_one_run_and_leaves_the_repository_clean(tmp_pat
     assert proc.returncode == 0, proc.stdout + proc.stderr
     second = proc.stdout.split("== 3.")[1]
     assert "dry run: 1 run, 6 tasks would run" in second
-    assert [l for l in second.splitlines() if l.startswith(".  ")] == [  # the template keeps the files too
+    assert [line for line in second.splitlines() if line.startswith(".  ")] == [  # the template keeps the files too
         ".  %s:1004" % s for s in ("fhiclize", "artdaqdb", "blob", "ucondb", "validate", "files")]
     assert "stored 1004/ascii_simulator_examplev1" in second and "replaced version" in second
     assert before is None or status() == before

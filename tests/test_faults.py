@@ -86,7 +86,7 @@ def failures(out):
 
 
 def executed(out):
-    return [l[3:].strip() for l in out.splitlines() if l.startswith(".  ")]
+    return [line[3:].strip() for line in out.splitlines() if line.startswith(".  ")]
 
 
 def runs_dir(tmp_path):
@@ -387,9 +387,9 @@ def test_bad_run_records_fail_alone_clearly_and_nothing_outside_work_is_touched(
         [message] = failed["%s:%d" % (stage, run)]  # exactly one line
         assert "[run %d]" % run in message and name in message, message
     assert not (runs_dir(tmp_path) / "12a").exists() and "12a" not in out  # not a run: one warning
-    assert [l for l in err.splitlines() if "'12a'" in l and "are not runs" in l] == \
-        [l for l in err.splitlines() if "12a" in l]
-    assert len([l for l in err.splitlines() if "12a" in l]) == 1
+    assert [line for line in err.splitlines() if "'12a'" in line and "are not runs" in line] == \
+        [line for line in err.splitlines() if "12a" in line]
+    assert len([line for line in err.splitlines() if "12a" in line]) == 1
     assert validated(tmp_path, good) == good
     assert before == after, "written outside the work dir: %s" % sorted(
         set(before.items()) ^ set(after.items()))
@@ -527,7 +527,7 @@ def test_disk_full_the_log_and_the_lock_note_do_not_fit_then_a_tick_converges(tm
     assert code == 1, out[-3000:] + err[-3000:]
     clean(out, err)
     assert "cannot take the archiver lock" in err and "File too large" in err, err
-    assert len([l for l in (out + err).splitlines() if l.strip()]) <= 2, out + err
+    assert len([line for line in (out + err).splitlines() if line.strip()]) <= 2, out + err
 
     log.write_bytes(b"")  # space freed
     code, out, err = run_doit(cfg)

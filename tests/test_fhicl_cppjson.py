@@ -49,7 +49,8 @@ def test_templates_keep_their_spacing():
     obj = cppjson.loads(meta)
     assert cppjson.dumps(obj).encode() == meta
     obj["document"].set("name", "x")
-    assert cppjson.dumps(obj) == '{\n"document" : {\n"name" : "x",\n"database_format" : 3\n},\n"_id" : {\n"$oid" : "d8c0"\n}\n}'
+    assert cppjson.dumps(obj) == \
+        '{\n"document" : {\n"name" : "x",\n"database_format" : 3\n},\n"_id" : {\n"$oid" : "d8c0"\n}\n}'
 
 
 def test_rejects():

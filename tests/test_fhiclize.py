@@ -151,7 +151,8 @@ def test_environment():
 def test_ranks():
     text = "host  port  label  subsystem  rank\n\nh 1 a 1 0\nshort row\nh 2 b 1 1 extra\n"
     assert ranks.convert(text) == ('ranks: {\n  header: ["host", "port", "label", "subsystem", "rank"]\n'
-                                   '  rank0: ["h", "1", "a", "1", "0"]\n  rank1: ["h", "2", "b", "1", "1", "extra"]\n}\n')
+                                   '  rank0: ["h", "1", "a", "1", "0"]\n'
+                                   '  rank1: ["h", "2", "b", "1", "1", "extra"]\n}\n')
     assert ranks.convert("\n# only comments\n") == ""
 
 

@@ -15,7 +15,7 @@ GOLDEN = DATA / "golden" / "fhiclize"
 
 
 def executed(out):
-    return sorted(l[3:].strip() for l in out.stdout.splitlines() if l.startswith(".  "))
+    return sorted(line[3:].strip() for line in out.stdout.splitlines() if line.startswith(".  "))
 
 
 def fhicl_dir(tmp_path, run):
@@ -94,7 +94,7 @@ def test_bad_run_fails_alone_with_a_clear_line(tmp_path):
     cfg = write_config(tmp_path, records)
     out = doit(cfg, "fhiclize")
     assert out.returncode == 1
-    fails = [l for l in out.stdout.splitlines() if l.startswith("FAILED")]
+    fails = [line for line in out.stdout.splitlines() if line.startswith("FAILED")]
     assert len(fails) == 1 and "fhiclize:3001" in fails[0] and "boot.txt" in fails[0]
     assert "Traceback" not in out.stdout + out.stderr
     assert (fhicl_dir(tmp_path, 3000) / "manifest.json").exists()
@@ -109,7 +109,7 @@ def test_unreadable_file_names_run_and_file(tmp_path):
     cfg = write_config(tmp_path, records)
     out = doit(cfg, "fhiclize", prefix=AS_UNPRIVILEGED)
     assert out.returncode == 1, out.stdout + out.stderr
-    fails = [l for l in out.stdout.splitlines() if l.startswith("FAILED")]
+    fails = [line for line in out.stdout.splitlines() if line.startswith("FAILED")]
     assert len(fails) == 1 and "fhiclize:4000" in fails[0], out.stdout
     assert "settings.txt" in fails[0] and "permission denied" in fails[0]
     assert (fhicl_dir(tmp_path, 4001) / "manifest.json").exists()

@@ -79,7 +79,7 @@ def validated(tmp_path, runs):
 
 
 def executed(lines):
-    return {l[3:].strip() for l in lines if l.startswith(".  ")}
+    return {line[3:].strip() for line in lines if line.startswith(".  ")}
 
 
 @pytest.mark.parametrize("how", ["SIGINT to the group", "SIGTERM to doit"])
@@ -91,7 +91,7 @@ def test_one_signal_finishes_in_flight_saves_state_and_exits_130(tmp_path, slow_
     lines = []
     for line in proc.stdout:
         lines.append(line)
-        if sum(l.startswith(".  ucondb:") for l in lines) == 5:
+        if sum(line.startswith(".  ucondb:") for line in lines) == 5:
             break
     if how.startswith("SIGINT"):
         os.killpg(proc.pid, signal.SIGINT)

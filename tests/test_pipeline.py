@@ -13,7 +13,7 @@ PASSWORD = UCON_PASSWORD
 
 
 def executed(out):
-    return sorted(l[3:].strip() for l in out.stdout.splitlines() if l.startswith(".  "))
+    return sorted(line[3:].strip() for line in out.stdout.splitlines() if line.startswith(".  "))
 
 
 def run_dir(tmp_path, run):
@@ -95,7 +95,7 @@ def test_bad_password_is_one_clear_line_and_stops_sending(tmp_path, server):
     cfg = write_config(tmp_path, records, ucon=(server.url, "writer", "wrong-Pass-77"))
     out = doit(cfg)
     assert out.returncode == 1
-    fails = [l for l in out.stdout.splitlines() if l.startswith("FAILED")]
+    fails = [line for line in out.stdout.splitlines() if line.startswith("FAILED")]
     assert [f.split(":")[0] + ":" + f.split(":")[1] for f in fails] == ["FAILED ucondb:1300"]
     assert "writer" in fails[0] and "401" in fails[0] and "folder test01" in fails[0]
     assert "ucondb:   1 failed, 2 held back" in out.stdout
@@ -117,7 +117,7 @@ def test_a_server_that_is_down_is_one_line(tmp_path):
     cfg = write_config(tmp_path, records, ucon=("http://127.0.0.1:9/app", "writer", PASSWORD))
     out = doit(cfg)
     assert out.returncode == 1
-    assert [l for l in out.stdout.splitlines() if l.startswith("FAILED")] == []
+    assert [line for line in out.stdout.splitlines() if line.startswith("FAILED")] == []
     assert out.stderr.count("ERROR") == 1 and "ERROR UconDB: GET failed: cannot reach UconDB" in out.stderr
     assert "ucondb:   3 held back" in out.stdout
     adb = open_artdaqdb("filesystemdb://%s" % (tmp_path / "work" / "artdaqdb"))
@@ -206,7 +206,7 @@ def test_validation_failure_names_the_numbers(tmp_path):
     cfg = archived_then_tampered(tmp_path, 1500)
     out = doit(cfg, "validate:1500")
     assert out.returncode == 1 and executed(out) == ["validate:1500"]
-    fail = [l for l in out.stdout.splitlines() if l.startswith("FAILED")][0]
+    fail = [line for line in out.stdout.splitlines() if line.startswith("FAILED")][0]
     assert "key 1500 points at version" in fail and "MD5" in fail
 
 
@@ -218,7 +218,7 @@ def test_a_fhicl_set_damaged_by_a_crash_is_rebuilt(tmp_path):
     (run_dir(tmp_path, 1600) / "fhicl" / "metadata.fcl").write_bytes(b"")
     out = doit(cfg)
     assert out.returncode == 1
-    fail = [l for l in out.stdout.splitlines() if l.startswith("FAILED")][0]
+    fail = [line for line in out.stdout.splitlines() if line.startswith("FAILED")][0]
     assert "artdaqdb:1600" in fail and "damaged" in fail and "metadata.fcl" in fail
     out = doit(cfg)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import DATA, ROOT, doit, make_records, stop_run, write_config
 from rra.blob import pack, unpack
-from rra.ucondb import KeyExists, UconDBAuthError, UconDBNotFound, open_ucondb
+from rra.ucondb import KeyExists, UconDBNotFound, open_ucondb
 
 pytestmark = pytest.mark.reference
 OBJECT = "configuration"

@@ -44,7 +44,7 @@ def test_report_counts_ranges_gaps_failures_and_changes(tmp_path):
     assert rep["changed"] == [109]
     assert any("1 runs changed since archived: 109" in r for r in rep["recommendations"])
     text = rra(cfg, "report").stdout
-    assert max(len(l) for l in text.splitlines()) <= 80
+    assert max(len(line) for line in text.splitlines()) <= 80
     assert "fhiclize:107" in text and "validated" in text
 
 
@@ -85,7 +85,7 @@ def test_recover_after_losing_the_work_dir_uploads_nothing(tmp_path, server):
     assert "6 runs verified in UconDB: 300-305" in out.stdout
     after = doit(cfg, "full=1")
     assert after.returncode == 0
-    assert [l for l in after.stdout.splitlines() if l.startswith(".  ")] == []
+    assert [line for line in after.stdout.splitlines() if line.startswith(".  ")] == []
     assert server.count("POST") == posts
     assert report(cfg)["stages"]["validate"]["count"] == 6
 
@@ -111,7 +111,7 @@ def test_recover_leaves_what_the_databases_lack_to_doit(tmp_path, server):
         "uploaded" in out.stdout
     run = doit(cfg)
     assert run.returncode == 0
-    done = sorted(l[3:] for l in run.stdout.splitlines() if l.startswith(".  ucondb:"))
+    done = sorted(line[3:] for line in run.stdout.splitlines() if line.startswith(".  ucondb:"))
     assert done == ["ucondb:402", "ucondb:403"]
     assert server.count("POST") - posts <= 4  # two uploads (and their digest challenges)
 

@@ -107,8 +107,8 @@ def test_progress_moves_with_every_stage(tmp_path):
     cfg = write_config(tmp_path, records)
     out = doit(cfg, env={"RRA_PROGRESS_SECONDS": "0"})
     assert out.returncode == 0, out.stdout + out.stderr
-    lines = [l for l in out.stdout.splitlines() if l.startswith("progress:")]
-    done = [int(re.match(r"progress: (\d+)/20 tasks", l).group(1)) for l in lines]
+    lines = [line for line in out.stdout.splitlines() if line.startswith("progress:")]
+    done = [int(re.match(r"progress: (\d+)/20 tasks", line).group(1)) for line in lines]
     assert done == list(range(1, 21))  # one step per task, whatever its stage
     assert "(validated 0/4 runs)" in lines[7] and "(validated 4/4 runs)" in lines[-1]
 

@@ -10,11 +10,11 @@ from rra.ucondb import open_ucondb
 
 
 def executed(out):
-    return sorted(l[3:].strip() for l in out.stdout.splitlines() if l.startswith(".  "))
+    return sorted(line[3:].strip() for line in out.stdout.splitlines() if line.startswith(".  "))
 
 
 def failed(out):
-    return {l.split()[1].rstrip(":"): l for l in out.stdout.splitlines() if l.startswith("FAILED ")}
+    return {line.split()[1].rstrip(":"): line for line in out.stdout.splitlines() if line.startswith("FAILED ")}
 
 
 def ucondb_versions(tmp_path):
@@ -54,7 +54,7 @@ def test_stray_run_names_fail_alone_and_never_overwrite_another_run(tmp_path):
         bad["fhiclize:1000"]
     assert str(records / "000") in bad["fhiclize:0"]
     assert "\\u0661" in bad["fhiclize:1002"] or "\u0661" in bad["fhiclize:1002"]
-    warnings = [l for l in out.stderr.splitlines() if "are not runs" in l]
+    warnings = [line for line in out.stderr.splitlines() if "are not runs" in line]
     assert len(warnings) == 1 and "9 entries" in warnings[0], out.stderr
     for name in ("' 104'", "'105 '", "'run 7'", "'-5'", "'106\\n'", "'\u00b2'"):
         assert name in warnings[0], (name, warnings[0])
@@ -171,7 +171,7 @@ def test_a_damaged_doit_database_is_moved_aside_and_rebuilt_from_the_targets(tmp
     out = doit(cfg, "full=1")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Traceback" not in out.stdout + out.stderr
-    warned = [l for l in out.stderr.splitlines() if "doit's state" in l]
+    warned = [line for line in out.stderr.splitlines() if "doit's state" in line]
     assert len(warned) == 1 and "moved to" in warned[0], out.stderr
     assert len(list(db.parent.glob(".doit.db.damaged-*"))) == 1
     assert ucondb_versions(tmp_path) == before  # adopted, not uploaded again
@@ -250,7 +250,7 @@ def test_an_error_on_doits_state_mid_run_still_exits_promptly_with_its_code(tmp_
     holder = int((tmp_path / "locked").read_text())
     assert code == 1, out[-2000:] + err[-2000:]
     assert "Traceback" not in out + err
-    assert "database is locked" in err and len([l for l in err.splitlines() if "locked" in l]) == 1
+    assert "database is locked" in err and len([line for line in err.splitlines() if "locked" in line]) == 1
     assert "still running" not in err  # the workers were stopped: no need for the watchdog
     for _ in range(600):  # the lock's holder sees the release file and exits
         if not os.path.exists("/proc/%d" % holder) or " Z " in open("/proc/%d/stat" % holder).read():
@@ -282,7 +282,6 @@ def leaks(*texts):
 
 
 def test_a_password_with_a_space_or_slash_is_used_and_never_shown_or_written(tmp_path):
-    import os
     from rra.ucondb.testserver import TestServer
     records = make_records(tmp_path / "records", 900, 2)
     with TestServer(tmp_path / "server.sqlite", folders=["test01"], password=ODD_PASSWORD) as srv:
@@ -291,7 +290,7 @@ def test_a_password_with_a_space_or_slash_is_used_and_never_shown_or_written(tmp
         out = doit(cfg)
         assert out.returncode == 0, out.stdout + out.stderr  # the credentials were parsed right
         assert not leaks(out.stdout, out.stderr)
-        warned = [l for l in out.stderr.splitlines() if "holds a secret" in l]
+        warned = [line for line in out.stderr.splitlines() if "holds a secret" in line]
         assert len(warned) == 1 and "chmod 600" in warned[0], out.stderr
         shown = rra("check-config", cfg)
         assert shown.returncode == 0 and "ucon_db.server_url: %s" % srv.url in shown.stdout

@@ -8,11 +8,11 @@ from conftest import ROOT, doit, make_records, stop_run, write_config
 def listed(cfg, *args):
     out = doit(cfg, "list", "--all", *args)
     assert out.returncode == 0, out.stderr
-    return sorted(l.split()[0] for l in out.stdout.splitlines() if ":" in l.split()[0])
+    return sorted(line.split()[0] for line in out.stdout.splitlines() if ":" in line.split()[0])
 
 
 def executed(out):
-    return sorted(l[3:].strip() for l in out.stdout.splitlines() if l.startswith(".  "))
+    return sorted(line[3:].strip() for line in out.stdout.splitlines() if line.startswith(".  "))
 
 
 def test_sealed_runs_load_no_tasks_until_their_record_changes(tmp_path):

@@ -34,7 +34,8 @@ def test_brand_new_object_has_no_keys(tmp_path):
     with TestServer(tmp_path / "s.sqlite", folders=["test01"], objects=["configuration"]) as srv:
         client = UconDB(srv.url, "test01", "configuration", **FAST)
         assert client.keys() == [] and client.versions() == []
-        assert srv.count("GET", "/versions") == 2  # two calls, no retries: a 404 "Object not found" is an answer, not a failure
+        # two calls, no retries: a 404 "Object not found" is an answer, not a failure
+        assert srv.count("GET", "/versions") == 2
 
 
 def test_put_get_round_trip(db, server):
@@ -44,7 +45,8 @@ def test_put_get_round_trip(db, server):
     assert meta.folder == "public.test01" and meta.object == "configuration" and meta.tr > 0
     got, gmeta = db.get(1000)
     assert got == data
-    assert (gmeta.version_id, gmeta.key, gmeta.size, gmeta.adler32) == (meta.version_id, "1000", len(data), adler32(data))
+    assert (gmeta.version_id, gmeta.key, gmeta.size, gmeta.adler32) == \
+        (meta.version_id, "1000", len(data), adler32(data))
     assert gmeta.md5 == meta.md5 and len(gmeta.md5) == 32 and gmeta.tags == ("1000",)
     assert db.keys() == ["1000"] and db.meta(1000).version_id == meta.version_id and db.meta(999) is None
     with pytest.raises(UconDBNotFound, match="Version not found"):

@@ -30,7 +30,8 @@ def get(srv, path, **params):
 
 def test_reads(srv):
     r = get(srv, "version")
-    assert (r.status_code, r.text, r.headers["Content-Type"], r.headers["Connection"]) == (200, "3.9.7", "text/html; charset=UTF-8", "close")
+    assert (r.status_code, r.text, r.headers["Content-Type"], r.headers["Connection"]) == \
+        (200, "3.9.7", "text/html; charset=UTF-8", "close")
     r = get(srv, "folders")
     assert r.json() == ["other", "test01"] and r.headers["Content-Type"] == "text/json; charset=UTF-8"
     assert r.headers["Content-Length"] == str(len(r.content))  # as the real server sends it
@@ -47,13 +48,15 @@ def test_write_then_read(srv):
     meta = r.json()
     assert set(meta) == {"object", "folder", "tv", "tr", "tags", "adler32", "uadler32", "data_size", "data_key",
                          "id", "key"}
-    assert (meta["folder"], meta["key"], meta["tags"], meta["data_size"]) == ("public.test01", "12345", ["12345", "x"], 7)
+    assert (meta["folder"], meta["key"], meta["tags"], meta["data_size"]) == \
+        ("public.test01", "12345", ["12345", "x"], 7)
     assert meta["adler32"] == meta["uadler32"] == adler32(b"payload") and isinstance(meta["data_key"], str)
     for path in ("data/test01/configuration/key=12345", "get/test01/configuration/key=12345"):
         r = get(srv, path)
         assert r.content == b"payload" and r.headers["Content-Type"] == "application/octet-stream"
         h = r.headers
-        assert (h["X-UConDB-version-id"], h["X-UConDB-version-key"], h["X-UConDB-data-size"]) == (str(meta["id"]), "12345", "7")
+        assert (h["X-UConDB-version-id"], h["X-UConDB-version-key"], h["X-UConDB-data-size"]) == \
+            (str(meta["id"]), "12345", "7")
         assert h["X-UConDB-adler32"] == str(adler32(b"payload")) and h["X-UConDB-data-key"] == meta["data_key"]
         assert json.loads(h["X-UConDB-metadata"])["id"] == meta["id"] and float(h["X-UConDB-tr"]) == meta["tr"]
     assert get(srv, "data/test01/configuration", key="12345", meta_only="yes").json() == meta

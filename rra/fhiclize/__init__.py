@@ -85,7 +85,8 @@ def fhiclize_run(run_dir: Path, enabled: Iterable[str] | None = None) -> Result:
             elif entry.is_symlink():
                 warnings.append('run %s: %s is a symbolic link; ignored (not followed)' % (run, name))
             elif entry.is_dir(follow_symlinks=False):
-                warnings.append('run %s: subdirectory %s ignored; a run record is the files of its directory' % (run, name))
+                warnings.append('run %s: subdirectory %s ignored; a run record is the files of its directory'
+                                % (run, name))
             elif not entry.is_file(follow_symlinks=False):
                 warnings.append('run %s: %s is not a regular file; ignored' % (run, name))
             continue
