@@ -11,12 +11,13 @@ running). Imports into artdaqDB go on meanwhile: nothing waits that need not.
 import os
 
 from . import atomic
+from .errors import RraError
 
 NAME = ".ucondb-held-back"
 PREFIX = "held back: "  # how a held-back task's message starts (the reporter counts these)
 
 
-class HeldBack(Exception):
+class HeldBack(RraError):
     """This invocation sends nothing more to UconDB (the reason is the first failure's)."""
 
 

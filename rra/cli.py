@@ -7,6 +7,7 @@ import click
 from . import __version__
 from . import config as config_mod
 from . import log
+from .errors import EXPECTED, describe
 
 
 class Group(click.Group):
@@ -21,8 +22,7 @@ class Group(click.Group):
             click.echo("rra: %s" % e, err=True)
             sys.exit(1)
         except Exception as e:
-            from .actions import describe, expected_errors
-            if isinstance(e, expected_errors()):  # a known problem: one line, exit 1
+            if isinstance(e, EXPECTED):  # a known problem: one line, exit 1
                 click.echo("rra: %s" % describe(e), err=True)
                 sys.exit(1)
             # an rra bug: say so in one line, traceback in the log

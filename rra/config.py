@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from .errors import RraError
 from .urls import redact, register, split_credentials
 
 log = logging.getLogger("rra.config")
@@ -18,7 +19,7 @@ log = logging.getLogger("rra.config")
 TEMPLATE = Path(__file__).resolve().parent.parent / "config.yaml.template"
 
 
-class ConfigError(Exception):
+class ConfigError(RraError):
     """A config problem an operator can fix: names the file, the key and what is expected."""
 
 

@@ -45,10 +45,9 @@ def preload():
     The workers are forked from this process: importing once here spares each of
     them doing it again. Only worth it when some run has work to do.
     """
-    from . import actions, artdaqdb, blob, fhiclize, ucondb  # noqa: F401
+    from . import actions, artdaqdb, blob, fhicl, fhiclize, runfiles, ucondb  # noqa: F401
     from .artdaqdb import filesystem  # noqa: F401
     from .ucondb import client  # noqa: F401
-    actions.expected_errors()
 
 
 def sweep(cfg):

@@ -9,9 +9,11 @@ runs, every later stage of that run is listed too. Forced tasks (--run R) all ru
 import argparse
 import sys
 
-ORDER = ("fhiclize", "artdaqdb", "blob", "ucondb", "validate")
-APART = ("files",)  # reads the record itself: runs or not by its own status
-STAGES = {"import": ORDER[:2], "migrate": ORDER, "all": ORDER + APART}
+from .layout import APART, IMPORT
+from .layout import CHAIN as ORDER
+
+# files (APART) reads the record itself: it runs or not by its own status
+STAGES = {"import": IMPORT, "migrate": ORDER, "all": ORDER + APART}
 
 
 def would_run(lines, stages=ORDER + APART, forced=False):

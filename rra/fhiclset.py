@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from . import atomic
+from .errors import RraError
 
 MANIFEST = "manifest.json"
 STATS = "fhicl.stats.json"  # beside the set: stats of the record files when they were read
@@ -32,7 +33,9 @@ def build(run, run_dir, fhicl_dir, enabled, stats_path=None):
     (sources). stats_path, if given, caches their stats, so that the up-to-date
     check (record_unchanged) hashes only files whose stats moved.
     """
-    from .fhiclize import fhiclize_run  # only when a run is built, not on every task load
+    from .fhiclize import (
+        fhiclize_run,  # only when a run is built, not on every task load
+    )
     started = time.time_ns()
     result = fhiclize_run(Path(run_dir), enabled)
     for warning in result.warnings:
@@ -145,7 +148,7 @@ def _md5(path):
         os.close(fd)
 
 
-class DamagedSet(Exception):
+class DamagedSet(RraError):
     """A FHiCL set that does not match its manifest (a crash before the data reached disk)."""
 
 

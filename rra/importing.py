@@ -6,6 +6,7 @@ import time
 
 from . import connect, fhiclset, markers
 from .discovery import signature
+from .errors import EXPECTED
 from .layout import Layout
 from .urls import redact
 
@@ -93,7 +94,6 @@ def _store_many(db, run, todo):
     would leave every other partner to store on its own: one index rewrite each, which
     is what batches are there to avoid.
     """
-    from .actions import expected_errors
     from .shutdown import stopping
     while True:
         try:
@@ -101,7 +101,7 @@ def _store_many(db, run, todo):
             todo = [t for t in todo if t[0] in results]  # after a Ctrl-C: the runs stored so far
             return todo, [results[t[0]] for t in todo]
         except Exception as e:
-            if len(todo) == 1 or not isinstance(e, expected_errors()):
+            if len(todo) == 1 or not isinstance(e, EXPECTED):
                 raise
             bad = getattr(e, "run", None)
             if bad == run:

@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 
 from . import atomic
+from .errors import RraError
 
 BUSY = (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK)
 
 
-class LockedError(Exception):
+class LockedError(RraError):
     """Another archiver works on this work dir; says who and since when."""
 
 

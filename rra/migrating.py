@@ -7,12 +7,13 @@ from pathlib import Path
 
 from . import atomic, blob, breaker, connect, markers
 from .discovery import seal
+from .errors import RraError
 from .urls import redact
 
 log = logging.getLogger("rra")
 
 
-class ValidationError(Exception):
+class ValidationError(RraError):
     """The archived blob is not what was uploaded: says which numbers differ."""
 
 

@@ -17,7 +17,8 @@ import tempfile
 
 from . import blob, connect, fhiclset, importing, migrating, recordfiles
 from .discovery import configure, scan
-from .layout import Layout
+from .errors import EXPECTED, describe
+from .layout import IMPORT, MIGRATE, Layout
 
 log = logging.getLogger("rra")
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,18 +110,17 @@ def _recover(cfg, stage, dry_run):
             try:
                 _recover_run(cfg, layout, rec, stage, Path(tmp) if dry_run else None, out)
             except Exception as e:  # one run's problem never stops the others
-                from .actions import describe, expected_errors
-                if not isinstance(e, expected_errors() + (ValueError,)):
+                if not isinstance(e, EXPECTED + (ValueError,)):
                     raise
                 out.failed.append((rec.run, describe(e)))
     if not dry_run:
-        names = ["%s:%d" % (s, r) for r in out.imported for s in ("fhiclize", "artdaqdb")]
-        names += ["%s:%d" % (s, r) for r in out.migrated for s in ("blob", "ucondb", "validate")]
+        names = ["%s:%d" % (s, r) for r in out.imported for s in IMPORT]
+        names += ["%s:%d" % (s, r) for r in out.migrated for s in MIGRATE]
         reset_dep(cfg, names)
         for run in out.imported:  # what recover verified is no failure any more
-            _remove(*(layout.failure(run, s) for s in ("fhiclize", "artdaqdb")))
+            _remove(*(layout.failure(run, s) for s in IMPORT))
         for run in out.migrated:
-            _remove(*(layout.failure(run, s) for s in ("blob", "ucondb", "validate")))
+            _remove(*(layout.failure(run, s) for s in MIGRATE))
     return out
 
 

@@ -11,13 +11,13 @@ import time
 import zlib
 
 from .discovery import is_sealed, signature, survey
-from .layout import Layout
+from .layout import STAGES as RUN_STAGES
+from .layout import TITLES as STAGE_TITLES
+from .layout import Layout, stages
 
 SCHEMA_VERSION = 2
-STAGES = ("record", "fhiclize", "artdaqdb", "blob", "ucondb", "validate", "files")
-TITLES = {"record": "run records on disk", "fhiclize": "fhiclized", "artdaqdb": "in artdaqDB",
-          "blob": "blob packed", "ucondb": "in UconDB", "validate": "validated",
-          "files": "record files kept"}
+STAGES = ("record",) + RUN_STAGES
+TITLES = dict(STAGE_TITLES, record="run records on disk")
 
 
 def ranges(runs):
@@ -56,11 +56,7 @@ def collect(cfg, live=False):
     layout = Layout(cfg.work_dir)
     on_disk, strays = _runs_on_disk(cfg.run_records_dir)
     worked = _runs_in(layout.runs_dir)
-    targets = {"fhiclize": layout.fhicl_manifest, "artdaqdb": layout.artdaqdb_marker,
-               "blob": layout.blob, "ucondb": layout.ucondb_marker, "validate": layout.validated,
-               "files": layout.files_marker}  # counted only with ucon_db.files_object set
-    if not cfg["ucon_db.files_object"]:
-        del targets["files"]
+    targets = {stage: (lambda run, stage=stage: layout.target(stage, run)) for stage in stages(cfg)}
     have = {stage: {r for r in worked if path(r).exists()} for stage, path in targets.items()}
     failed = _failures(layout, worked)
     changed = sorted(r for r in have["validate"] & on_disk.keys()

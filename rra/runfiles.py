@@ -20,11 +20,13 @@ import os
 import stat
 import tarfile
 
+from .errors import RraError
+
 MANIFEST = ".rra-manifest.json"
 FORMAT = "rra-run-record-files 1"
 
 
-class RunFilesError(ValueError):
+class RunFilesError(RraError, ValueError):
     """An archive that is not what pack() makes, or a file that cannot be packed or restored."""
 
 

@@ -10,15 +10,14 @@ import time
 
 from . import markers
 from .discovery import is_sealed, signature
-from .layout import STAGES, Layout
+from .errors import RraError
+from .layout import Layout, stages
 from .report import failures
 
 SCHEMA_VERSION = 1
-TARGETS = {"fhiclize": "fhicl_manifest", "artdaqdb": "artdaqdb_marker", "blob": "blob",
-           "ucondb": "ucondb_marker", "validate": "validated"}
 
 
-class NoSuchRun(Exception):
+class NoSuchRun(RraError):
     """Neither a run record nor anything in the work dir: names where it looked."""
 
 
@@ -32,10 +31,10 @@ def collect(cfg, run, live=False):
                         % (run, record, layout.run_dir(run)))
     story = {"schema": SCHEMA_VERSION, "run": run, "config": str(cfg.path),
              "record": _record(record, layout.validated(run)) if on_disk else None,
-             "stages": [_stage(cfg, layout, run, stage) for stage in STAGES]}
+             "stages": [_stage(cfg, layout, run, stage) for stage in stages(cfg)]}
     failed = failures(layout, run)
     for f in failed:
-        story["stages"][STAGES.index(f["stage"])]["failed"] = {"time": f["time"], "error": f["error"]}
+        story["stages"][stages(cfg).index(f["stage"])]["failed"] = {"time": f["time"], "error": f["error"]}
     story["failure"] = None
     if failed:
         last = max(failed, key=lambda f: f["at"] or 0)
@@ -64,7 +63,7 @@ def _when(epoch):
 
 
 def _stage(cfg, layout, run, stage):
-    path = getattr(layout, TARGETS[stage])(run)
+    path = layout.target(stage, run)
     out = {"stage": stage, "target": str(path), "done": False, "time": None}
     try:
         st = os.stat(path)
@@ -146,7 +145,7 @@ def _next(story):
         return "nothing: archived, validated and unchanged since (sealed)"
     if done["validate"]:
         return "the record changed since it was archived: the next invocation archives it again"
-    todo = [s for s in STAGES if not done[s]]
+    todo = [s["stage"] for s in story["stages"] if not s["done"]]
     return "the next invocation does %s" % ", ".join("%s:%d" % (s, story["run"]) for s in todo)
 
 

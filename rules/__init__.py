@@ -6,13 +6,15 @@ inside one run, so a run's tasks never depend on another run's.
 import logging
 
 from rra.discovery import scan
-from rra.layout import Layout
+from rra.layout import IMPORT, Layout
+from rra.layout import STAGES as NAMES
 
 from . import artdaqdb, blob, files, fhiclize, ucondb, validate
 
-STAGES = (fhiclize, artdaqdb, blob, ucondb, validate, files)
-GROUPS = {stage.GROUP for stage in STAGES}
-ALIASES = {"import": ("fhiclize + artdaqdb for every run", ["fhiclize", "artdaqdb"]),
+STAGES = (fhiclize, artdaqdb, blob, ucondb, validate, files)  # one rule module per rra.layout.STAGES
+assert tuple(stage.GROUP for stage in STAGES) == NAMES
+GROUPS = set(NAMES)
+ALIASES = {"import": ("fhiclize + artdaqdb for every run", list(IMPORT)),
            "migrate": ("blob + ucondb + validate for every run (importing what is missing)",
                        ["validate"])}
 # validate:R pulls in R's whole chain; files:R (when ucon_db.files_object is set) archives

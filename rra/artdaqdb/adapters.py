@@ -17,6 +17,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from ..errors import RraError
 from .errors import ArtdaqDBError
 from .record import HASHES, SCHEMA, hashes_lines, same_document, timestamp
 from .runs import DEFAULT_COLLECTION, SCHEMA_COLLECTION, ArtdaqDB, Entry, RunState, version_number
@@ -360,7 +361,7 @@ class ToolsDB(ArtdaqDB):
         return sorted(written)
 
 
-class ToolFailed(Exception):
+class ToolFailed(RraError):
     """A tool's non-zero exit, with its output for the message."""
 
     def __init__(self, name, code, output):

@@ -1,6 +1,7 @@
 """The one error type of the artdaqDB layer, and the one place its text is cleaned of secrets."""
 from urllib.parse import unquote
 
+from ..errors import RraError
 from ..urls import redact
 
 
@@ -26,7 +27,7 @@ def scrub(text, uri=None):
     return text
 
 
-class ArtdaqDBError(Exception):
+class ArtdaqDBError(RraError):
     """A failed artdaqDB operation, naming the run, file and database (never its credentials).
 
     uri may be given with its credentials: it is shown redacted and its password is removed

@@ -35,11 +35,13 @@ import gc
 import json
 import re
 
+from ..errors import RraError
+
 __all__ = ['Object', 'RawStr', 'RawNumber', 'JSONError', 'loads', 'dumps',
            'encode_bytes', 'escape', 'unescape', 'gc_paused']
 
 
-class JSONError(ValueError):
+class JSONError(RraError, ValueError):
     """Text the C++ JSON reader would reject."""
 
 

@@ -1,7 +1,9 @@
 """The one error of this package: FHiCL the C++ library would reject."""
 
+from ..errors import RraError
 
-class FhiclError(Exception):
+
+class FhiclError(RraError):
     """Invalid FHiCL, or a document the C++ FhiclWriter cannot export."""
 
     def __init__(self, message, name='', line=0, column=0, text=''):

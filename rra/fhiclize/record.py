@@ -3,8 +3,10 @@ import errno
 import os
 import stat
 
+from ..errors import RraError
 
-class FhiclizeError(Exception):
+
+class FhiclizeError(RraError):
     """A run that cannot be converted; the message names the run, the file and what to do."""
 
 

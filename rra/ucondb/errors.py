@@ -1,9 +1,10 @@
 """UconDB errors: one short hierarchy, each message something an operator can act on."""
 
+from ..errors import RraError
 from ..urls import redact  # noqa: F401  (re-exported: the client and its tests use it here)
 
 
-class UconDBError(Exception):
+class UconDBError(RraError):
     """Anything that went wrong talking to UconDB; carries the URL without credentials."""
 
     def __init__(self, message, url=None, status=None):
