@@ -1,6 +1,9 @@
 """The UconDB blob: byte-for-byte the legacy format, compared without its packing stamp."""
 
-import locale
+import os
+import shutil
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -47,18 +50,23 @@ def test_stamp_is_utc_and_c_locale():
     assert stamp(WHEN) == "Nov 02 09:05"
     assert stamp(datetime(2024, 1, 1, 1, 30, tzinfo=timezone(timedelta(hours=3)))) == "Dec 31 22:30"
     assert stamp(datetime(2024, 5, 6, 7, 8)) == "May 06 07:08"  # naive means UTC
-    for name in ("de_DE.UTF-8", "fr_FR.UTF-8"):
-        try:
-            old = locale.setlocale(locale.LC_TIME, name)
-        except locale.Error:
-            continue
-        try:
-            assert stamp(datetime(2024, 12, 1)) == "Dec 01 00:00"
-        finally:
-            locale.setlocale(locale.LC_TIME, old)
     assert parse_stamp("Dec 31 22:30", 2023) == datetime(2023, 12, 31, 22, 30, tzinfo=timezone.utc)
     with pytest.raises(ValueError):
         parse_stamp("Foo 31 22:30")
+
+
+def test_stamp_ignores_the_process_locale(tmp_path):
+    """Under a German LC_TIME (compiled here, so it is there on any machine), still 'Dec'."""
+    if not shutil.which("localedef") or not Path("/usr/share/i18n/locales/de_DE").exists():
+        pytest.skip("cannot compile a de_DE locale here (localedef or its sources missing)")
+    subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8", str(tmp_path / "de_DE.UTF-8")], check=True,
+                   capture_output=True)
+    code = ("import locale, datetime; from rra.blob import stamp; "
+            "locale.setlocale(locale.LC_TIME, 'de_DE.UTF-8'); "
+            "print(datetime.datetime(2024, 12, 1).strftime('%b'), stamp(datetime.datetime(2024, 12, 1)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, LOCPATH=str(tmp_path)))
+    assert out.stdout.split(" ", 1) == ["Dez", "Dec 01 00:00\n"]  # the locale is active; the stamp is not
 
 
 def test_same_content():
