@@ -94,14 +94,22 @@ def fhiclize_cmd(run_dir, out_dir, generate):
 @main.command("report")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable (docs/report.md)")
 @click.option("--live", is_flag=True, help="also ask artdaqDB and UconDB and show disagreements")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False),
+              help="write the status page to this file instead (an index.html gets runs/<R>.html)")
 @click.pass_obj
-def report_cmd(obj, as_json, live):
+def report_cmd(obj, as_json, live, html_file):
     """Where every run stands: per stage counts, ranges, gaps, failures, what to do."""
     import json
     from . import report
     cfg = config_mod.load(obj["config"])
     log.setup(cfg, obj["verbose"])
     rep = report.collect(cfg, live=live)
+    from . import htmlpage, overview  # the status page (docs/operations.md)
+    overview.extend(rep, cfg)
+    if html_file:
+        htmlpage.write(rep, html_file)
+        if not as_json:
+            return
     click.echo(json.dumps(rep, indent=1, sort_keys=True) if as_json else report.render(rep),
                nl=as_json)
 

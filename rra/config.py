@@ -78,6 +78,7 @@ SCHEMA = {
     "carbon.host": (OPT_STR, None),
     "carbon.port": (INT, 2003),
     "carbon.metric_prefix": (STR, "rra"),
+    "metrics.prometheus_textfile": (OPT_PATH, None),
 }
 
 # Legacy keys that the build graph replaced: accepted, warned about, ignored.

@@ -4,16 +4,15 @@ Nothing here is stored state: each number is recomputed from the run records,
 the files under the work dir and, for --live, what artdaqDB and UconDB hold.
 """
 import json
-import os
 import socket
 import textwrap
 import time
 import zlib
 
-from .discovery import is_sealed, signature, survey
+from . import census
 from .layout import STAGES as RUN_STAGES
 from .layout import TITLES as STAGE_TITLES
-from .layout import Layout, stages
+from .layout import Layout
 
 SCHEMA_VERSION = 2
 STAGES = ("record",) + RUN_STAGES
@@ -51,17 +50,14 @@ def _stage(runs):
             "last": runs[-1] if runs else None, "ranges": ranges(runs), "gaps": gaps(runs)}
 
 
-def collect(cfg, live=False):
-    """The report as a dict (its JSON form is documented in docs/report.md)."""
+def collect(cfg, live=False, sealed=None):
+    """The report as a dict (its JSON form is documented in docs/report.md).
+
+    sealed: runs doit found sealed while loading (not looked at again; see rra.census).
+    """
     layout = Layout(cfg.work_dir)
-    on_disk, strays = _runs_on_disk(cfg.run_records_dir)
-    worked = _runs_in(layout.runs_dir)
-    targets = {stage: (lambda run, stage=stage: layout.target(stage, run)) for stage in stages(cfg)}
-    have = {stage: {r for r in worked if path(r).exists()} for stage, path in targets.items()}
-    failed = _failures(layout, worked)
-    changed = sorted(r for r in have["validate"] & on_disk.keys()
-                     if not is_sealed(on_disk[r], layout.validated(r)) and _changed(
-                         on_disk[r], layout.validated(r)))
+    found = census.take(layout, cfg, sealed)  # a sealed run costs a few stats
+    on_disk, have, failed, changed = found.on_disk, found.have, found.failed, found.changed
     waiting = sorted(set(on_disk) - have["validate"] - {f["run"] for f in failed})
     report = {
         "schema": SCHEMA_VERSION,
@@ -75,7 +71,8 @@ def collect(cfg, live=False):
         "changed": changed,
         "not_archived": waiting,
         "missing_records": sorted(have["validate"] - set(on_disk)),
-        "not_runs": [{"path": p, "why": why} for p, why in strays],
+        "not_runs": [{"path": p, "why": why} for p, why in found.strays],
+        "sealed": ranges(found.sealed),
     }
     if live:
         report["live"] = _live(cfg, layout, on_disk, have, set(on_disk) - have["validate"])
@@ -215,84 +212,4 @@ def _agrees(meta, layout, run):
         return str(marker.get("version_id")) == str(meta.version_id) and \
             marker.get("adler32") == meta.adler32
     except (OSError, ValueError):
-        return False
-
-
-def _runs_on_disk(run_records_dir):
-    """({run: path}, [(path, why)] of entries that look like runs but are not)."""
-    try:
-        runs, strays, _ = survey(run_records_dir)
-    except OSError:
-        return {}, []
-    return {run: e.path for run, e in runs.items()}, strays
-
-
-def _runs_in(runs_dir):
-    try:
-        return {int(n) for n in os.listdir(runs_dir) if n.isascii() and n.isdigit()}
-    except OSError:
-        return set()
-
-
-def _failures(layout, runs):
-    out = []
-    for run in sorted(runs):
-        out += [{k: f[k] for k in ("run", "stage", "error", "time")} for f in failures(layout, run)]
-    return out
-
-
-def failures(layout, run):
-    """The run's failure records that still hold: a stage that later succeeded has none.
-
-    The reporter removes a record when its task succeeds; one left behind (the stage was
-    then built by another task of its batch, or by rra recover) is older than the target.
-    """
-    try:
-        names = sorted(n for n in os.listdir(layout.run_dir(run)) if n.startswith("failed-"))
-    except OSError:
-        return []
-    out = []
-    for name in names:
-        try:
-            with open(layout.run_dir(run) / name) as f:
-                rec = json.load(f)
-            rec = {"run": run, "stage": rec["stage"], "error": rec["error"],
-                   "time": rec.get("time"), "at": rec.get("at") or _parse_time(rec.get("time"))}
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if not _succeeded_since(layout, run, rec["stage"], rec["at"]):
-            out.append(rec)
-    return out
-
-
-def _succeeded_since(layout, run, stage, at):
-    """A target of this stage or a later one was written after the failure at `at` (epoch s)."""
-    if stage not in STAGES or at is None:
-        return False
-    paths = {"fhiclize": layout.fhicl_manifest, "artdaqdb": layout.artdaqdb_marker,
-             "blob": layout.blob, "ucondb": layout.ucondb_marker, "validate": layout.validated}
-    for later in STAGES[STAGES.index(stage):]:
-        try:
-            st = os.stat(paths[later](run))
-        except (OSError, KeyError):
-            continue
-        # targets are renamed into place (mtime: when written); validated.md5's mtime is a seal
-        if (st.st_ctime if later == "validate" else st.st_mtime) > at:
-            return True
-    return False
-
-
-def _parse_time(text):
-    """Epoch seconds of a failure record's time (records before 'at' was added), else None."""
-    try:
-        return time.mktime(time.strptime(text, "%Y-%m-%dT%H:%M:%S%z")) + 1  # whole seconds
-    except (TypeError, ValueError):
-        return None
-
-
-def _changed(run_dir, seal_path):
-    """The record moved on since it was sealed (a seal older than the record)."""
-    try:
-        return signature(run_dir) > os.stat(seal_path).st_mtime_ns
-    except OSError:
         return False

@@ -258,6 +258,10 @@ class Reporter(ConsoleReporter):
                  for stage in {stage for stage, _ in self.counts}}
         if stats:
             metrics.post_carbon(self.cfg, stats, newest_validated(self.layout))
+        from . import history, prometheus  # the status page's pace table; the textfile metrics
+        past = history.record(self.cfg.work_dir, history.entry(
+            self.counts, time.monotonic() - self.started, bool(self.failures or self.runtime_errors)))
+        prometheus.write_textfile(self.cfg, past, self.found.get("sealed_runs"))
 
 
 def newest_validated(layout):

@@ -12,7 +12,7 @@ from . import markers
 from .discovery import is_sealed, signature
 from .errors import RraError
 from .layout import Layout, stages
-from .report import failures
+from .census import failures
 
 SCHEMA_VERSION = 1
 

@@ -57,7 +57,8 @@ def tasks(cfg, forced=(), full=False, counts=None, workers=1):
         seal_path = "{}/{{}}/validated.md5".format(runs_dir).format
     records = scan(cfg.run_records_dir, cfg["app.settle_seconds"],
                    cfg["app.exclude_most_recent_run"], forced=set(forced), seal_path=seal_path)
-    sealed = sum(r.sealed for r in records)
+    sealed_runs = {r.run for r in records if r.sealed}
+    sealed = len(sealed_runs)
     records = [r for r in records if not r.sealed]
     cap, later = cfg["app.batch_size"], []
     if cap and len(records) > cap:
@@ -69,7 +70,7 @@ def tasks(cfg, forced=(), full=False, counts=None, workers=1):
         records = [r for r in records if r.run not in waiting]
     if counts is not None:
         counts.update(runs=len(records) + sealed + len(later), sealed=sealed,
-                      deferred=len(later))
+                      deferred=len(later), sealed_runs=sealed_runs)  # (for the metrics)
     # Batches of at most BATCH runs, interleaved, and at least one per worker.
     spread = max(-(-len(records) // BATCH), min(workers, len(records)))
     for i in range(spread):
