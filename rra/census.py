@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from .discovery import signature, survey
-from .layout import CHAIN, stages
+from .layout import CHAIN
 
 
 @dataclass
@@ -39,15 +39,19 @@ def _survey(run_records_dir):
     return {run: e.path for run, e in runs.items()}, strays
 
 
-def take(layout, cfg, sealed=None):
-    """The census of the work dir; sealed: runs known sealed and clean (not looked at)."""
-    on_disk, strays = _survey(cfg.run_records_dir)
+def take(layout, run_records_dir, sealed=None, stages=CHAIN):
+    """The census of the work dir; sealed: runs known sealed and clean (not looked at).
+
+    stages: the config's (rra.layout.stages): with files, a run is sealed only when
+    files.json carries the seal too.
+    """
+    on_disk, strays = _survey(run_records_dir)
     runs_dir = str(layout.runs_dir)
     try:
         worked = sorted(int(n) for n in os.listdir(runs_dir) if n.isascii() and n.isdigit())
     except OSError:
         worked = []
-    targets = [(stage, os.path.relpath(layout.target(stage, 0), layout.run_dir(0))) for stage in stages(cfg)]
+    targets = [(stage, os.path.relpath(layout.target(stage, 0), layout.run_dir(0))) for stage in stages]
     seals = ["validated.md5"] + (["files.json"] if "files" in dict(targets) else [])
     out = Census(on_disk, {stage: set() for stage, _ in targets}, strays=strays)
     for run in worked:

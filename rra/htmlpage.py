@@ -209,7 +209,7 @@ def stages_table(report):
     for f in report["failed"]:
         failed_at[f["stage"]] = failed_at.get(f["stage"], 0) + 1
     rows = []
-    for stage in STAGES:
+    for stage in (s for s in STAGES if s in report["stages"]):  # files only with files_object
         st = report["stages"][stage]
         span = "%s&ndash;%s" % (st["first"], st["last"]) if st["count"] else "&ndash;"
         rows.append('<tr><td>%s</td><td class="n">%d</td><td class="mono">%s</td>'

@@ -12,7 +12,7 @@ import zlib
 from . import census
 from .layout import STAGES as RUN_STAGES
 from .layout import TITLES as STAGE_TITLES
-from .layout import Layout
+from .layout import Layout, stages
 
 SCHEMA_VERSION = 2
 STAGES = ("record",) + RUN_STAGES
@@ -56,7 +56,7 @@ def collect(cfg, live=False, sealed=None):
     sealed: runs doit found sealed while loading (not looked at again; see rra.census).
     """
     layout = Layout(cfg.work_dir)
-    found = census.take(layout, cfg, sealed)  # a sealed run costs a few stats
+    found = census.take(layout, cfg.run_records_dir, sealed, stages(cfg))  # a sealed run: a few stats
     on_disk, have, failed, changed = found.on_disk, found.have, found.failed, found.changed
     waiting = sorted(set(on_disk) - have["validate"] - {f["run"] for f in failed})
     report = {
@@ -97,7 +97,7 @@ def recommend(report):
         says.append("%d archived runs have no record on disk any more: %s (nothing is lost; "
                     "they stay archived)" % (len(report["missing_records"]),
                                              spell(ranges(report["missing_records"]), 8)))
-    if report["not_runs"]:
+    if report.get("not_runs"):
         says.append("%d entries of run_records_dir look like runs but are not, so they are not "
                     "archived: %s - rename or move them out"
                     % (len(report["not_runs"]), "; ".join("%r (%s)" % (s["path"], s["why"])

@@ -100,15 +100,20 @@ rra.fhiclize.read = read
 '''
 
 
+def with_hook(hook):
+    """PYTHONPATH with the hook's sitecustomize first, keeping what was there."""
+    import os
+    return os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))
+
+
 def test_a_stop_time_appended_while_fhiclize_reads_the_record_is_archived_next_tick(tmp_path):
-    from conftest import MAKE_RECORDS
     records = make_records(tmp_path / "records", 1000, 2, "--running", 1)
     cfg = write_config(tmp_path, records)
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(SLOW_READER)
-    env = {"PYTHONPATH": str(hook), "RRA_TEST_FLAG": str(tmp_path / "appended"),
-           "RRA_TEST_RUN": "1001", "RRA_TEST_MAKE": str(MAKE_RECORDS)}
+    env = {"PYTHONPATH": with_hook(hook), "RRA_TEST_FLAG": str(tmp_path / "appended"),
+           "RRA_TEST_RUN": "1001", "RRA_TEST_MAKE": str(ROOT / "tests" / "records.py")}
     out = doit(cfg, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert (tmp_path / "appended").exists()  # the hook ran: the stop time came mid-read
@@ -238,7 +243,7 @@ def test_an_error_on_doits_state_mid_run_still_exits_promptly_with_its_code(tmp_
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(LOCKER)
-    env = dict(os.environ, PYTHONPATH=str(hook), RRA_TEST_FLAG=str(tmp_path / "locked"),
+    env = dict(os.environ, PYTHONPATH=with_hook(hook), RRA_TEST_FLAG=str(tmp_path / "locked"),
                RRA_TEST_RUN="800", RRA_TEST_DB=str(tmp_path / "work" / ".doit.db"),
                RRA_TEST_RELEASE=str(tmp_path / "release"))
     env.pop("RRA_CONFIG", None)
@@ -282,7 +287,7 @@ def leaks(*texts):
 
 
 def test_a_password_with_a_space_or_slash_is_used_and_never_shown_or_written(tmp_path):
-    from rra.ucondb.testserver import TestServer
+    from testserver import TestServer
     records = make_records(tmp_path / "records", 900, 2)
     with TestServer(tmp_path / "server.sqlite", folders=["test01"], password=ODD_PASSWORD) as srv:
         cfg = secret_config(tmp_path, records, srv.url)
@@ -297,11 +302,12 @@ def test_a_password_with_a_space_or_slash_is_used_and_never_shown_or_written(tmp
         assert not leaks(shown.stdout, shown.stderr)
         marker = json.loads((tmp_path / "work" / "runs" / "900" / "ucondb.json").read_text())
         assert marker["server_url"] == srv.url
-    # The server is gone: the FAILED line, the failure record and the log quote the URL.
+    # The server is gone: the pre-flight's line, the summary and the log quote the URL.
     (tmp_path / "work" / "runs" / "901" / "validated.md5").unlink()
     cfg.chmod(0o600)
     out = doit(cfg, "validate:901")
-    assert out.returncode == 1 and "FAILED validate:901" in out.stdout, out.stdout + out.stderr
+    assert out.returncode == 1 and "cannot reach UconDB" in out.stderr, out.stdout + out.stderr
+    assert "validate: 1 held back" in out.stdout, out.stdout
     assert not leaks(out.stdout, out.stderr)
     assert "holds a secret" not in out.stderr  # 0600: nothing to say
     for path in (tmp_path / "work").rglob("*"):

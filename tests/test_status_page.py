@@ -170,7 +170,7 @@ def test_json_has_what_the_page_shows(archive, tmp_path):
     out = rra(cfg, "report", "--json")
     assert out.returncode == 0, out.stderr
     rep = json.loads(out.stdout)
-    assert rep["schema"] == 1 and SECRET not in out.stdout
+    assert rep["schema"] == 2 and SECRET not in out.stdout
     assert rep["states"] == {"sealed": 7, "archived": 0, "partial": 0, "waiting": 2, "changed": 1,
                              "gone": 0, "failed": 1, "gap": 1}
     assert rep["strip"] == [[100, 103, "sealed"], [104, 104, "gap"], [105, 106, "sealed"],
