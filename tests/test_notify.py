@@ -156,6 +156,7 @@ def smtp_server():
     def start(auth=None, credentials=None, tls=None):
         server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), SMTPHandler)
         server.daemon_threads = True
+        server.handle_error = lambda request, address: None  # a refused handshake is on purpose
         server.auth, server.credentials, server.tls, server.mails = auth, credentials, tls, []
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         servers.append(server)
