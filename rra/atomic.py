@@ -11,7 +11,7 @@ from pathlib import Path
 
 def fsync_dir(path):
     """Make a rename in this directory durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    fd = os.open(str(path), os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
@@ -31,7 +31,7 @@ def write_bytes(path, data, mode=0o644):
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
-        _unlink_quietly(tmp)
+        remove(tmp)
         raise
     fsync_dir(path.parent)
 
@@ -84,11 +84,13 @@ def clean_leftovers(path):
             if entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
             else:
-                _unlink_quietly(entry)
+                remove(entry)
 
 
-def _unlink_quietly(path):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+def remove(*paths):
+    """Unlink each path that exists; one that is already gone, or cannot go, is no matter."""
+    for path in paths:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass

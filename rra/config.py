@@ -96,7 +96,6 @@ ENV_FILE = TEMPLATE.parent / "archiver.env"  # run_archiver.sh loads it (UCONDB_
 _ENV_SECRET = re.compile(r"^\s*(export\s+)?\w*(PASSWORD|PASSWD|TOKEN|SECRET)\w*=\s*\S", re.M | re.I)
 _warned = set()  # files already warned about in this process
 
-redact_url = redact  # the name the rest of rra knows it by
 
 
 def find_config(explicit=None, env=None, cwd=None):
@@ -145,7 +144,7 @@ class Config:
     def masked(self):
         """Every value with secrets replaced, for printing and logs."""
         return {k: ("(unset: %s)" % v.reason if isinstance(v, MissingSecret) else
-                    "********" if k in SECRETS and v else redact_url(v))
+                    "********" if k in SECRETS and v else redact(v))
                 for k, v in sorted(self.values.items())}
 
     def __repr__(self):
@@ -371,10 +370,10 @@ def _check_choices(values, path):
                           % (path, values["artdaq_db.backend"]))
     if not values["artdaq_db.database_uri"].startswith(("filesystemdb://", "mongodb://")):
         raise ConfigError("%s: artdaq_db.database_uri must start with filesystemdb:// or "
-                          "mongodb://, got %r" % (path, redact_url(values["artdaq_db.database_uri"])))
+                          "mongodb://, got %r" % (path, redact(values["artdaq_db.database_uri"])))
     if not values["ucon_db.server_url"].startswith(("https://", "http://", "sqlite://")):
         raise ConfigError("%s: ucon_db.server_url must start with https://, http:// or sqlite://, "
-                          "got %r" % (path, redact_url(values["ucon_db.server_url"])))
+                          "got %r" % (path, redact(values["ucon_db.server_url"])))
     bundle = values["ucon_db.ca_bundle"]
     if bundle and not os.path.isfile(bundle):
         raise ConfigError("%s: ucon_db.ca_bundle: no such file %s" % (path, bundle))
@@ -390,7 +389,7 @@ def _check_generate(names, path):
 
 
 def _safe(key, value):
-    return "********" if key in SECRETS else redact_url(value)
+    return "********" if key in SECRETS else redact(value)
 
 
 def _resolve_uri(uri, base):

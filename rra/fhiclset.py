@@ -55,7 +55,7 @@ def build(run, run_dir, fhicl_dir, enabled, stats_path=None):
     files[MANIFEST] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
     atomic.clean_leftovers(fhicl_dir)
     if stats_path:
-        _unlink(stats_path)
+        atomic.remove(stats_path)
     atomic.replace_dir(fhicl_dir, files, durable=False)
     if stats_path:  # a cache, not fsynced: a damaged one only costs the MD5s it would save
         tmp = "%s.%d.tmp" % (stats_path, os.getpid())
@@ -67,13 +67,6 @@ def build(run, run_dir, fhicl_dir, enabled, stats_path=None):
             json.dump(cache, f)
         os.replace(tmp, stats_path)
     return manifest
-
-
-def _unlink(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 # A file whose mtime is this close to the read may have changed in the same clock tick

@@ -12,7 +12,8 @@ from email.message import EmailMessage
 
 import requests
 
-from .config import SECRETS, redact_url
+from .config import SECRETS
+from .urls import redact
 from .layout import STAGES
 
 log = logging.getLogger("rra")
@@ -90,7 +91,7 @@ def notify_failures(cfg, failures, summary=None):
     except Exception as e:  # bad input from the caller still must not stop the archiver
         log.warning("notification failed: cannot compose it: %s: %s", type(e).__name__, e)
         return ["notify: cannot compose the notice: %s: %s" % (type(e).__name__, e)]
-    text = redact_url(_scrub(cfg, text))  # an error may quote a URL or a password
+    text = redact(_scrub(cfg, text))  # an error may quote a URL or a password
     problems = []
     for name, send in (("email", _email), ("slack", _slack)):
         if not cfg["reporting.%s.enabled" % name]:
@@ -100,7 +101,7 @@ def notify_failures(cfg, failures, summary=None):
         except Exception as e:  # a notice must never stop the archiver
             problem = "%s: unexpected %s: %s" % (name, type(e).__name__, e)
         if problem:
-            problem = redact_url(_scrub(cfg, problem))
+            problem = redact(_scrub(cfg, problem))
             log.warning("notification failed: %s", problem)
             problems.append(problem)
         else:
@@ -164,7 +165,7 @@ def _slack(cfg, subject, text):
     mentions = " ".join("<@%s>" % u.strip() for u in (s("mention_users") or "").split(",") if u.strip())
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     body = {"channel": s("channel"), "text": (mentions + " " + escaped) if mentions else escaped}
-    url = redact_url(s("api_url"))
+    url = redact(s("api_url"))
     try:
         answer = requests.post(s("api_url"), json=body, timeout=TIMEOUT, headers={
             "Authorization": "Bearer " + s("bot_token"),

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import os
 
-from . import breaker, connect, markers, migrating, runfiles
+from . import connect, markers, migrating, runfiles
 from .discovery import seal
 
 log = logging.getLogger("rra")
@@ -47,13 +47,7 @@ def archive(cfg, run, record_dir, marker_path, signature=None):
     if problems:
         raise FilesValidationError("UconDB %s/%s key %s: %s" % (cfg["ucon_db.folder_name"], obj, run,
                                                                  "; ".join(problems)))
-    markers.write(marker_path, {
-        "object": obj, "key": str(run), "version_id": got_meta.version_id, "size": got_meta.size,
-        "adler32": got_meta.adler32, "md5": stored_md5, "adopted": adopted, "time": markers.now(),
-        "files": {os.path.basename(p): list(st) for p, st in zip(paths, seen)},
-    })
-    if signature is not None:
-        seal(marker_path, signature)
+    _mark(marker_path, obj, run, got_meta, stored_md5, adopted, paths, seen, signature)
 
 
 def recover(cfg, run, record_dir, marker_path, signature=None):
@@ -66,14 +60,19 @@ def recover(cfg, run, record_dir, marker_path, signature=None):
     if found is None or found[2]:
         return False
     meta, stored_md5, _, _ = found
+    _mark(marker_path, obj, run, meta, stored_md5, True, paths, seen, signature)
+    return True
+
+
+def _mark(marker_path, obj, run, meta, md5, adopted, paths, seen, signature):
+    """files.json: what the object holds, and the (size, mtime) of each file it was made from."""
     markers.write(marker_path, {
         "object": obj, "key": str(run), "version_id": meta.version_id, "size": meta.size,
-        "adler32": meta.adler32, "md5": stored_md5, "adopted": True, "time": markers.now(),
+        "adler32": meta.adler32, "md5": md5, "adopted": adopted, "time": markers.now(),
         "files": {os.path.basename(p): list(st) for p, st in zip(paths, seen)},
     })
     if signature is not None:
         seal(marker_path, signature)
-    return True
 
 
 def _read_plan(record_dir):
@@ -107,11 +106,3 @@ def _differing_files(stored, ours):
     except runfiles.RunFilesError as e:
         return ["the whole archive (%s)" % e]
     return sorted(n for n in set(a) | set(b) if a.get(n) != b.get(n))
-
-
-def unknown_files(paths, known):
-    """Files of a record that no converter reads (known: their names), for the notice."""
-    return sorted(os.path.basename(p) for p in paths if os.path.basename(p) not in known)
-
-
-__all__ = ["archive", "current", "FilesValidationError", "breaker"]

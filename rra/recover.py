@@ -15,7 +15,7 @@ from pathlib import Path
 
 import tempfile
 
-from . import blob, connect, fhiclset, importing, migrating, recordfiles
+from . import atomic, blob, connect, fhiclset, importing, migrating, recordfiles
 from .discovery import configure, scan
 from .errors import EXPECTED, describe
 from .layout import IMPORT, MIGRATE, Layout
@@ -118,9 +118,9 @@ def _recover(cfg, stage, dry_run):
         names += ["%s:%d" % (s, r) for r in out.migrated for s in MIGRATE]
         reset_dep(cfg, names)
         for run in out.imported:  # what recover verified is no failure any more
-            _remove(*(layout.failure(run, s) for s in IMPORT))
+            atomic.remove(*(layout.failure(run, s) for s in IMPORT))
         for run in out.migrated:
-            _remove(*(layout.failure(run, s) for s in MIGRATE))
+            atomic.remove(*(layout.failure(run, s) for s in MIGRATE))
     return out
 
 
@@ -134,7 +134,7 @@ def _recover_run(cfg, layout, rec, stage, scratch, out):
         out.plans[run] = _plan_import(cfg, run, fhicl_dir, stage)  # may fail: the run's problem
         out.to_import.append(run)
         if not scratch:
-            _remove(layout.artdaqdb_marker(run), layout.blob(run), layout.ucondb_marker(run),
+            atomic.remove(layout.artdaqdb_marker(run), layout.blob(run), layout.ucondb_marker(run),
                     layout.validated(run), layout.files_marker(run))
         return
     out.imported.append(run)
@@ -151,7 +151,7 @@ def _recover_run(cfg, layout, rec, stage, scratch, out):
         out.plans[run] = Plan(upload="upload") if found is None else \
             Plan(upload="replace", old_version=found[0].version_id, differing=tuple(found[2]))
         if not scratch:
-            _remove(layout.ucondb_marker(run), layout.validated(run), layout.files_marker(run))
+            atomic.remove(layout.ucondb_marker(run), layout.validated(run), layout.files_marker(run))
         return
     out.migrated.append(run)
     if scratch:
@@ -161,7 +161,7 @@ def _recover_run(cfg, layout, rec, stage, scratch, out):
     migrating.validate(cfg, run, layout.blob(run), layout.ucondb_marker(run),
                        layout.validated(run), signature=rec.signature)
     if cfg["ucon_db.files_object"]:
-        _remove(layout.files_marker(run))
+        atomic.remove(layout.files_marker(run))
         if recordfiles.recover(cfg, run, rec.path, layout.files_marker(run), rec.signature):
             out.files.append(run)
         else:
@@ -261,14 +261,6 @@ def summary(out, cfg, dry_run=False):
 def _mkdir(path):
     Path(path).mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _remove(*paths):
-    for path in paths:
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
 
 
 def reset_dep(cfg, names, chunk=2000):

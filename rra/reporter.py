@@ -1,9 +1,8 @@
 """doit reporter for people and cron: executed and failed tasks, progress, one summary per stage.
 
-Up-to-date tasks are counted, not listed. Each failure is also recorded next to
-the run's targets (`failed-<stage>.json`, removed when the stage next succeeds)
-so `rra report` can name it after the process has exited. At the end, failures
-go out as one notification and the counts as Carbon metrics, when configured.
+Up-to-date tasks are counted, not listed. It only reports: what a task leaves behind
+besides its target (failure records, seals) and what the invocation tells the world
+(notifications, metrics) is rra.outcomes, which it calls.
 """
 import json
 import os
@@ -14,7 +13,7 @@ from collections import Counter, defaultdict
 from doit.exceptions import UnmetDependency
 from doit.reporter import ConsoleReporter
 
-from . import atomic, breaker, discovery
+from . import breaker, outcomes
 from .layout import Layout
 from .urls import redact
 
@@ -86,7 +85,7 @@ class Reporter(ConsoleReporter):
         key = split(task.name)
         if key:
             if self.layout is not None:
-                _unlink(self.layout.failure(key[1], key[0]))
+                outcomes.succeeded(self.layout, key[1], key[0])
                 self._note(*key)
             self._count(task, "done")
 
@@ -109,7 +108,7 @@ class Reporter(ConsoleReporter):
             self._count(task, "failed")
             self.failed.append((key[1], key[0], message))
             if self.layout is not None:
-                self._record(key, message)
+                outcomes.failed(self.layout, key[1], key[0], message)
 
     def skip_uptodate(self, task):
         key = split(task.name)
@@ -117,12 +116,7 @@ class Reporter(ConsoleReporter):
             if key[0] == "validate":
                 self.validated.add(key[1])
             self._count(task, "up to date")
-            seal = (task.meta or {}).get("seal")
-            if seal and seal[1] is not None:  # the whole chain was found current: seal it
-                try:
-                    discovery.seal(*seal)
-                except OSError:
-                    pass
+            outcomes.seal((task.meta or {}).get("seal"))  # the whole chain was found current
 
     def _note(self, stage, run):
         """What a finished task did, from its target (tasks may run in worker processes)."""
@@ -155,16 +149,6 @@ class Reporter(ConsoleReporter):
             self.durations[stage] += time.monotonic() - self.task_started.pop(task.name)
         self.tasks_done += 1
         self._progress()
-
-    def _record(self, key, message):
-        """Record the failure beside the run's targets, for the report (atomic, tiny)."""
-        stage, run = key
-        try:
-            atomic.write_text(self.layout.failure(run, stage), json.dumps(
-                {"run": run, "stage": stage, "error": message, "at": time.time(),
-                 "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n")
-        except OSError:
-            pass  # the console line and the log already say it
 
     def _progress(self, final=False):
         now = time.monotonic()
@@ -248,32 +232,9 @@ class Reporter(ConsoleReporter):
         return line
 
     def _tell_the_world(self):
-        """One notification for all failures, and the invocation's metrics."""
-        from . import metrics, notify
-        if self.failed:
-            notify.notify_failures(self.cfg, [notify.Failure(r, s, m) for r, s, m in self.failed])
-        stats = {stage: {"processed": self.counts[stage, "done"] + self.counts[stage, "failed"],
-                         "failed": self.counts[stage, "failed"],
-                         "duration_seconds": round(self.durations[stage], 3)}
-                 for stage in {stage for stage, _ in self.counts}}
-        if stats:
-            metrics.post_carbon(self.cfg, stats, newest_validated(self.layout))
-        from . import history, prometheus  # the status page's pace table; the textfile metrics
-        past = history.record(self.cfg.work_dir, history.entry(
-            self.counts, time.monotonic() - self.started, bool(self.failures or self.runtime_errors)))
-        prometheus.write_textfile(self.cfg, past, self.found.get("sealed_runs"))
-
-
-def newest_validated(layout):
-    """The highest run number with a validation record (None if none)."""
-    try:
-        runs = [int(n) for n in os.listdir(layout.runs_dir) if n.isdigit()]
-    except OSError:
-        return None
-    for run in sorted(runs, reverse=True):
-        if layout.validated(run).exists():
-            return run
-    return None
+        outcomes.tell_the_world(self.cfg, self.layout, self.failed, self.counts, self.durations,
+                                time.monotonic() - self.started,
+                                not (self.failures or self.runtime_errors), self.found.get("sealed_runs"))
 
 
 def _epoch(stamp):
@@ -284,9 +245,3 @@ def _epoch(stamp):
     except (ValueError, TypeError):
         return 0.0
 
-
-def _unlink(path):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

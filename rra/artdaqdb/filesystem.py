@@ -8,6 +8,7 @@ from pathlib import Path
 
 import filelock
 
+from ..atomic import fsync_dir
 from ..fhicl import cppjson
 from . import index
 from .errors import ArtdaqDBError
@@ -23,15 +24,6 @@ LOCK_TIMEOUT = 600
 POLL = 0.005  # seconds between lock attempts: locks are held for one index write, milliseconds
 RUN_LOCKS = 64
 log = logging.getLogger(__name__)
-
-
-def fsync_dir(path):
-    """Make renames into a directory durable."""
-    fd = os.open(str(path), os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class FilesystemDB(ArtdaqDB):
