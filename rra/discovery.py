@@ -46,9 +46,10 @@ def is_sealed(run_dir, seal_path):
     seal_path: one path, or several in one string separated by NUL (each must carry the seal).
     """
     try:
+        if not isinstance(seal_path, str) or "\0" not in seal_path:  # the common case, fast
+            return os.stat(seal_path).st_mtime_ns == signature(run_dir)
         sig = signature(run_dir)
-        paths = seal_path.split("\0") if isinstance(seal_path, str) else (seal_path,)
-        return all(os.stat(p).st_mtime_ns == sig for p in paths)
+        return all(os.stat(p).st_mtime_ns == sig for p in seal_path.split("\0"))
     except OSError:
         return False
 
