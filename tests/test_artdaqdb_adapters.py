@@ -113,14 +113,19 @@ def test_tools_failure_is_one_clear_error_without_credentials(fake_tools, tmp_pa
     assert e.value.run == 3
 
 
-def test_tools_over_ssh_keep_the_uri_out_of_every_argv(fake_tools, tmp_path, monkeypatch):
-    """The URI (with a password, on a real site) reaches the remote tools on stdin; temp dirs: mktemp -d."""
+def over_recorded_ssh(tmp_path, monkeypatch):
+    """(ssh log, remote temp dir, URI with a 'password', tools backend over ssh to daq-host)."""
     log, remote_tmp = tmp_path / "ssh.log", tmp_path / "remote-tmp"
     remote_tmp.mkdir()
     monkeypatch.setenv("FAKE_SSH_LOG", str(log))
     monkeypatch.setenv("TMPDIR", str(remote_tmp))
     uri = "filesystemdb://%s" % (tmp_path / "Secret-pw-db")
-    tools = open_artdaqdb(uri, backend="tools", remote_host="daq-host")
+    return log, remote_tmp, uri, open_artdaqdb(uri, backend="tools", remote_host="daq-host")
+
+
+def test_tools_over_ssh_keep_the_uri_out_of_every_argv(fake_tools, tmp_path, monkeypatch):
+    """The URI (with a password, on a real site) reaches the remote tools on stdin; temp dirs: mktemp -d."""
+    log, remote_tmp, uri, tools = over_recorded_ssh(tmp_path, monkeypatch)
     assert tools.store(12, "demo2", FILES).version == "12/demo2"
     out = {p.name: p.read_bytes() for p in tools.export(12, tmp_path / "out")}
     assert out == {p.name: p.read_bytes() for p in open_artdaqdb(uri).export(12, tmp_path / "native")}
@@ -245,12 +250,7 @@ def test_real_tools_over_ssh(reference_tools, tmp_path, monkeypatch):
     (bin_dir / "ssh").write_text(FAKE_SSH % {"python": sys.executable})
     (bin_dir / "ssh").chmod(0o755)
     monkeypatch.setenv("PATH", "%s%s%s" % (bin_dir, os.pathsep, os.environ["PATH"]))
-    log, remote_tmp = tmp_path / "ssh.log", tmp_path / "remote-tmp"
-    remote_tmp.mkdir()
-    monkeypatch.setenv("FAKE_SSH_LOG", str(log))
-    monkeypatch.setenv("TMPDIR", str(remote_tmp))
-    uri = "filesystemdb://%s" % (tmp_path / "Secret-pw-db")
-    tools = open_artdaqdb(uri, backend="tools", remote_host="daq-host")
+    log, remote_tmp, uri, tools = over_recorded_ssh(tmp_path, monkeypatch)
     assert tools.store(12, "demo", FILES).version == "12/demo"
     with pytest.raises(ArtdaqDBError) as e:
         tools.store(13, "demo", dict(FILES, **{"bad.fcl": b"z: { @table::x }\n"}))
