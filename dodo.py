@@ -1,4 +1,4 @@
-"""rra's build graph for doit: load the config, ask rules/ for the tasks.
+"""rra's build graph for doit: load the config as one Archive, ask rules/ for the tasks.
 
     doit                      archive everything that is out of date
     doit config=FILE -n 4     another config, four worker processes
@@ -11,8 +11,7 @@ import sys
 from doit import get_initial_workdir, get_var
 
 import rules
-from rra import config, connect, discovery, doitdb, exitcodes, log, preflight, reporter, shutdown
-from rra.layout import Layout
+from rra import archive, config, discovery, doitdb, exitcodes, log, preflight, reporter, shutdown
 from rra.lock import ArchiverLock, LockedError
 
 gc.disable()  # task loading allocates many small objects; halves a no-op at scale
@@ -39,10 +38,10 @@ try:
     CFG = config.load(get_var("config", None), cwd=get_initial_workdir())  # doit chdirs to dodo.py's dir
     if get_var("validate", ""):
         CFG.values["app.validate_blobs"] = True  # run_archiver.sh --validate
-    discovery.configure(CFG)
-    LAYOUT = Layout(CFG.work_dir)
-    LAYOUT.work_dir.mkdir(parents=True, exist_ok=True, mode=0o750)  # not world-readable
-    doitdb.prepare(LAYOUT.dep_file)
+    ARCHIVE = archive.Archive(CFG)
+    discovery.configure(ARCHIVE.record_limits)
+    ARCHIVE.work_dir.mkdir(parents=True, exist_ok=True, mode=0o750)  # not world-readable
+    doitdb.prepare(ARCHIVE.layout.dep_file)
     log.setup(CFG, verbose=bool(get_var("verbose", "")))
 except config.ConfigError as e:
     fail(e)
@@ -56,24 +55,24 @@ if not CFG.run_records_dir.is_dir():
 CHILD_OF_HOLDER = os.environ.get("RRA_LOCK_PARENT") == str(os.getppid())
 if not READ_ONLY.intersection(sys.argv[1:]) and not CHILD_OF_HOLDER:
     try:
-        LOCK = ArchiverLock(CFG["app.lock_file"], CFG.work_dir).acquire("doit")
+        LOCK = ArchiverLock(ARCHIVE.lock_file, ARCHIVE.work_dir).acquire("doit")
     except LockedError as e:
         fail(e)
     except OSError as e:  # e.g. a full disk: the next tick after space is freed goes on
         from rra.actions import describe
-        fail("cannot take the archiver lock %s: %s" % (CFG["app.lock_file"], describe(e)))
-    connect.sweep(CFG)
+        fail("cannot take the archiver lock %s: %s" % (ARCHIVE.lock_file, describe(e)))
+    ARCHIVE.sweep()
 
 COUNTS = {}  # filled while tasks load: runs found, runs sealed
 DOIT_CONFIG = {
     "default_tasks": rules.DEFAULT,
-    "dep_file": str(LAYOUT.dep_file),
+    "dep_file": str(ARCHIVE.layout.dep_file),
     "backend": "sqlite3",
     "check_file_uptodate": "md5",
     "continue": True,
-    "reporter": reporter.for_config(CFG, COUNTS, quiet=bool(get_var("quiet", ""))),
+    "reporter": reporter.for_archive(ARCHIVE, COUNTS, quiet=bool(get_var("quiet", ""))),
     "par_type": "process",
-    "num_process": CFG["app.parallel_workers"] if CFG["app.parallel_workers"] > 1 else 0,
+    "num_process": ARCHIVE.workers if ARCHIVE.workers > 1 else 0,
 }
 
 
@@ -99,7 +98,7 @@ def workers(argv, default):
     return default
 
 
-WORKERS = workers(sys.argv[1:], CFG["app.parallel_workers"])
+WORKERS = workers(sys.argv[1:], ARCHIVE.workers)
 # doit commands that run no task (besides the read-only ones)
 NO_TASKS = READ_ONLY | {"forget", "ignore", "reset-dep", "clean", "auto"}
 
@@ -118,10 +117,10 @@ def needs_ucondb(argv):
 
 def task_rra():
     """every stage of every run"""
-    yield from rules.tasks(CFG, FORCED, full=bool(get_var("full", "")), counts=COUNTS, workers=WORKERS)
+    yield from rules.tasks(ARCHIVE, FORCED, full=bool(get_var("full", "")), counts=COUNTS, workers=WORKERS)
     if COUNTS["runs"] > COUNTS["sealed"] + COUNTS["deferred"] and runs_tasks(sys.argv[1:]):
-        connect.preload()  # runs to work on: import once, before doit forks its workers
-        problems = preflight.check(CFG, ucondb=needs_ucondb(sys.argv[1:]))
+        archive.preload()  # runs to work on: import once, before doit forks its workers
+        problems = preflight.check(ARCHIVE, ucondb=needs_ucondb(sys.argv[1:]))
         if problems:
             fail("; ".join(problems))
     # Loading is done: collect garbage again while tasks run (a worker would otherwise grow

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rra import config, discovery, htmlpage, overview, prometheus, report  # noqa: E402
+from rra.archive import Archive  # noqa: E402
 from rra.layout import Layout  # noqa: E402
 
 CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu",
@@ -142,14 +143,14 @@ def main():
         t0 = time.perf_counter()
         cfg = make(top, n, args.worst)
         made = time.perf_counter() - t0
-        rep, t_collect = best(lambda: overview.extend(report.collect(cfg), cfg))
+        rep, t_collect = best(lambda: overview.extend(report.collect(Archive(cfg)), cfg))
         index = top / "www" / "index.html"
         pages, t_write = best(lambda: htmlpage.write(rep, index))
         _, t_render = best(lambda: htmlpage.render(rep, linked=set(pages)))
         past = {"invocations": [], "last_success": None}
-        _, t_prom = best(lambda: prometheus.write_textfile(cfg, past))
+        _, t_prom = best(lambda: prometheus.write_textfile(Archive(cfg), past))
         known = overview.expand(rep["sealed"])  # what the reporter knows from loading
-        _, t_known = best(lambda: prometheus.write_textfile(cfg, past, sealed=known))
+        _, t_known = best(lambda: prometheus.write_textfile(Archive(cfg), past, sealed=known))
         harness = top / "www" / "harness.html"
         harness.write_text(HARNESS % "index.html")
         took = [layout_ms(harness, top / "chr") for _ in range(5)]

@@ -74,3 +74,13 @@ def same_content(a, b):
     differ = [] if run_a == run_b else ["Run Number"]
     differ += [n for n in order(set(fa) | set(fb)) if n not in DERIVED and fa.get(n) != fb.get(n)]
     return not differ, differ
+
+
+def differences(stored, ours):
+    """File sections that differ, ignoring Packed on and hashes.fcl; a non-blob differs whole."""
+    if stored == ours:
+        return []
+    try:
+        return same_content(stored, ours)[1]
+    except ValueError as e:
+        return ["the whole blob (%s)" % e]

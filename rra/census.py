@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass, field
 
 from .discovery import signature, survey
-from .layout import CHAIN
+from .stages import APART, CHAIN
+from .stages import target as target_of
 
 
 @dataclass
@@ -42,7 +43,7 @@ def _survey(run_records_dir):
 def take(layout, run_records_dir, sealed=None, stages=CHAIN):
     """The census of the work dir; sealed: runs known sealed and clean (not looked at).
 
-    stages: the config's (rra.layout.stages): with files, a run is sealed only when
+    stages: the archive's (Archive.stage_names): with files, a run is sealed only when
     files.json carries the seal too.
     """
     on_disk, strays = _survey(run_records_dir)
@@ -51,7 +52,7 @@ def take(layout, run_records_dir, sealed=None, stages=CHAIN):
         worked = sorted(int(n) for n in os.listdir(runs_dir) if n.isascii() and n.isdigit())
     except OSError:
         worked = []
-    targets = [(stage, os.path.relpath(layout.target(stage, 0), layout.run_dir(0))) for stage in stages]
+    targets = [(stage, os.path.relpath(target_of(layout, stage, 0), layout.run_dir(0))) for stage in stages]
     seals = ["validated.md5"] + (["files.json"] if "files" in dict(targets) else [])
     out = Census(on_disk, {stage: set() for stage, _ in targets}, strays=strays)
     for run in worked:
@@ -130,10 +131,10 @@ def _succeeded_since(layout, run, stage, at):
     """A target of this stage or a later one was written after the failure at `at` (epoch s)."""
     if at is None:
         return False
-    later = CHAIN[CHAIN.index(stage):] if stage in CHAIN else (stage,) if stage in ("files",) else ()
+    later = CHAIN[CHAIN.index(stage):] if stage in CHAIN else (stage,) if stage in APART else ()
     for name in later:
         try:
-            st = os.stat(layout.target(name, run))
+            st = os.stat(target_of(layout, name, run))
         except OSError:
             continue
         # targets are renamed into place (mtime: when written); seals move their mtime

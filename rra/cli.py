@@ -45,6 +45,12 @@ def main(ctx, config_file, verbose):
     log.setup(verbose=verbose)
 
 
+def _archive(cfg):
+    """The archive the config describes (rra.archive: settings, layout, databases opened once)."""
+    from .archive import Archive
+    return Archive(cfg)
+
+
 @main.command("check-config")
 @click.argument("cfg", required=False, type=click.Path(dir_okay=False))
 @click.option("--connect", is_flag=True,
@@ -64,9 +70,11 @@ def check_config(obj, cfg, connect):
         click.echo("%s: %s" % (key, value))
     if connect:
         from . import preflight
-        problems = preflight.artdaqdb_problems(cfg)
+        from .archive import Archive
+        archive = Archive(cfg)
+        problems = preflight.artdaqdb_problems(archive)
         click.echo("# artdaqDB: %s" % ("; ".join(problems) or "ok"))
-        why = preflight.ucondb_problem(cfg)
+        why = preflight.ucondb_problem(archive)
         click.echo("# UconDB: %s" % (why or "ok"))
         if problems or why:
             sys.exit(1)
@@ -103,7 +111,7 @@ def report_cmd(obj, as_json, live, html_file):
     from . import report
     cfg = config_mod.load(obj["config"])
     log.setup(cfg, obj["verbose"])
-    rep = report.collect(cfg, live=live)
+    rep = report.collect(_archive(cfg), live=live)
     from . import htmlpage, overview  # the status page (docs/operations.md)
     overview.extend(rep, cfg)
     if html_file:
@@ -125,7 +133,7 @@ def status_cmd(obj, run, as_json, live):
     cfg = config_mod.load(obj["config"])
     log.setup(cfg, obj["verbose"])
     try:
-        story = status.collect(cfg, run, live=live)
+        story = status.collect(_archive(cfg), run, live=live)
     except status.NoSuchRun as e:
         raise click.ClickException(str(e))
     click.echo(status.dumps(story) if as_json else status.render(story), nl=as_json)
@@ -143,17 +151,18 @@ def recover_cmd(obj, stage, dry_run):
     from .lock import ArchiverLock, LockedError
     cfg = config_mod.load(obj["config"])
     log.setup(cfg, obj["verbose"])
-    lock = ArchiverLock(cfg["app.lock_file"], cfg.work_dir)
+    archive = _archive(cfg)
+    lock = ArchiverLock(archive.lock_file, archive.work_dir)
     try:
         lock.acquire("rra recover")
     except LockedError as e:
         click.echo("rra: %s" % e, err=True)
         sys.exit(1)
     try:
-        out = recover.recover(cfg, stage, dry_run)
+        out = recover.recover(archive, stage, dry_run)
     finally:
         lock.release()
-    for line in recover.summary(out, cfg, dry_run):
+    for line in recover.summary(out, archive, dry_run):
         click.echo(line)
         if not dry_run:
             logging.getLogger("rra").info("recover: %s", line.strip())
@@ -175,7 +184,7 @@ def restore_cmd(obj, run, out_dir, version):
     from . import restore
     cfg = config_mod.load(obj["config"])
     log.setup(cfg, obj["verbose"])
-    for line in restore.restore(cfg, run, out_dir, version):
+    for line in restore.restore(_archive(cfg), run, out_dir, version):
         click.echo(line)
 
 
@@ -190,7 +199,7 @@ def diff_cmd(obj, run, old, new, blob):
     from . import restore
     cfg = config_mod.load(obj["config"])
     log.setup(cfg, obj["verbose"])
-    old, new, text = restore.diff(cfg, run, old, new, "blob" if blob else "files")
+    old, new, text = restore.diff(_archive(cfg), run, old, new, "blob" if blob else "files")
     click.echo(text or "versions %s and %s of run %s hold the same files" % (old, new, run), nl=not text)
 
 

@@ -59,9 +59,9 @@ def is_sealed(run_dir, seal_path):
 LIMITS = {"files": 10000, "bytes": 1 << 30}
 
 
-def configure(cfg):
-    """Take the bounds on one run record from the config."""
-    LIMITS.update(files=cfg["app.max_files_per_run"], bytes=cfg["app.max_bytes_per_run"])
+def configure(limits):
+    """Take the bounds on one run record ({"files": n, "bytes": n}: Archive.record_limits)."""
+    LIMITS.update(limits)
 
 
 def run_number(name):

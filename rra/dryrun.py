@@ -9,8 +9,8 @@ runs, every later stage of that run is listed too. Forced tasks (--run R) all ru
 import argparse
 import sys
 
-from .layout import APART, IMPORT
-from .layout import CHAIN as ORDER
+from .stages import APART, IMPORT
+from .stages import CHAIN as ORDER
 
 # files (APART) reads the record itself: it runs or not by its own status
 STAGES = {"import": IMPORT, "migrate": ORDER, "all": ORDER + APART}

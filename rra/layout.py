@@ -1,23 +1,6 @@
 """Where each run's targets live under the work dir (the only place rra writes)."""
 from pathlib import Path
 
-# The stages of a run, the one list every part of rra reads. CHAIN is the order data flows
-# (run record -> FHiCL -> artdaqDB -> blob -> UconDB -> validation), each stage needing the
-# one before; APART stages read the record itself (files: ucon_db.files_object).
-CHAIN = ("fhiclize", "artdaqdb", "blob", "ucondb", "validate")
-APART = ("files",)
-STAGES = CHAIN + APART
-IMPORT, MIGRATE = CHAIN[:2], CHAIN[2:]  # the legacy archiver's two halves (doit import / migrate)
-TITLES = {"fhiclize": "fhiclized", "artdaqdb": "in artdaqDB", "blob": "blob packed",
-          "ucondb": "in UconDB", "validate": "validated", "files": "record files kept"}
-_TARGETS = {"fhiclize": "fhicl_manifest", "artdaqdb": "artdaqdb_marker", "blob": "blob",
-            "ucondb": "ucondb_marker", "validate": "validated", "files": "files_marker"}
-
-
-def stages(cfg):
-    """The stages this config runs (files only with ucon_db.files_object)."""
-    return STAGES if cfg["ucon_db.files_object"] else CHAIN
-
 
 class Layout:
     """Paths of the work dir: one directory per run, one target per stage."""
@@ -26,10 +9,6 @@ class Layout:
         self.work_dir = Path(work_dir)
         self.runs_dir = self.work_dir / "runs"
         self.dep_file = self.work_dir / ".doit.db"
-
-    def target(self, stage, run):
-        """The file that says stage is done for run."""
-        return getattr(self, _TARGETS[stage])(run)
 
     def run_dir(self, run):
         return self.runs_dir / str(run)

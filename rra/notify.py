@@ -10,11 +10,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-import requests
 
 from .config import SECRETS
 from .urls import redact
-from .layout import STAGES
+from .stages import NAMES as STAGES
 
 log = logging.getLogger("rra")
 
@@ -166,6 +165,7 @@ def _slack(cfg, subject, text):
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     body = {"channel": s("channel"), "text": (mentions + " " + escaped) if mentions else escaped}
     url = redact(s("api_url"))
+    import requests  # only when a message is sent: not on every cron tick
     try:
         answer = requests.post(s("api_url"), json=body, timeout=TIMEOUT, headers={
             "Authorization": "Bearer " + s("bot_token"),

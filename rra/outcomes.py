@@ -37,10 +37,16 @@ def seal(seal_meta):
             pass
 
 
-def tell_the_world(cfg, layout, failures, counts, durations, seconds, ok, sealed_runs):
-    """One notification for all failures (run, stage, message), and the invocation's metrics."""
-    from . import history, metrics, notify, prometheus
+def tell_the_world(archive, failures, counts, durations, seconds, ok, sealed_runs):
+    """One notification for all failures (run, stage, message), and the invocation's metrics.
+
+    These read their own sections of the config (reporting, carbon, metrics): what the
+    invocation tells the world is configured there, not in the archive's settings.
+    """
+    cfg, layout = archive.config, archive.layout
+    from . import history, metrics, prometheus
     if failures:
+        from . import notify
         notify.notify_failures(cfg, [notify.Failure(r, s, m) for r, s, m in failures])
     stats = {stage: {"processed": counts[stage, "done"] + counts[stage, "failed"],
                      "failed": counts[stage, "failed"],
@@ -48,8 +54,8 @@ def tell_the_world(cfg, layout, failures, counts, durations, seconds, ok, sealed
              for stage in {stage for stage, _ in counts}}
     if stats:
         metrics.post_carbon(cfg, stats, newest_validated(layout))
-    past = history.record(cfg.work_dir, history.entry(counts, seconds, not ok))  # the page's pace table
-    prometheus.write_textfile(cfg, past, sealed_runs)
+    past = history.record(archive.work_dir, history.entry(counts, seconds, not ok))  # the page's pace table
+    prometheus.write_textfile(archive, past, sealed_runs)
 
 
 def newest_validated(layout):

@@ -71,17 +71,18 @@ def textfile(report, past):
     return "\n".join(lines) + "\n"
 
 
-def write_textfile(cfg, past, sealed=None, now=None):
+def write_textfile(archive, past, sealed=None, now=None):
     """Write the textfile if configured; return None when written (or off), else the problem.
 
     sealed: the runs doit found sealed while loading, which need no look (rra.census).
     """
+    cfg = archive.config
     target = cfg.get("metrics.prometheus_textfile")
     if not target:
         return None
     from . import overview, report
     try:
-        rep = overview.extend(report.collect(cfg, sealed=sealed), cfg, now=now)
+        rep = overview.extend(report.collect(archive, sealed=sealed), cfg, now=now)
         atomic.write_text(target, textfile(rep, past))
         return None
     except OSError as e:

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import tempfile
 
-from . import atomic, blob, connect, fhiclset, importing, migrating, recordfiles
+from . import atomic, blob, fhiclset
 from .discovery import configure, scan
 from .errors import EXPECTED, describe
-from .layout import IMPORT, MIGRATE, Layout
+from .stages import IMPORT, MIGRATE, artdaqdb, files, ucondb, validate
+from .stages import blob as blob_stage
 
 log = logging.getLogger("rra")
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,12 +73,12 @@ class Plan:
         return "; ".join(says) or "nothing to change: doit only rebuilds the work dir's targets"
 
 
-def recover(cfg, stage="all", dry_run=False):
+def recover(archive, stage="all", dry_run=False):
     """Check every run on disk against the databases; write the targets that hold."""
     if dry_run:
         with _quiet_log_file():
-            return _recover(cfg, stage, True)
-    return _recover(cfg, stage, False)
+            return _recover(archive, stage, True)
+    return _recover(archive, stage, False)
 
 
 @contextlib.contextmanager
@@ -94,21 +95,21 @@ def _quiet_log_file():
             h.removeFilter(drop)
 
 
-def _recover(cfg, stage, dry_run):
-    layout = Layout(cfg.work_dir)
+def _recover(archive, stage, dry_run):
+    layout = archive.layout
     out = Outcome()
     if stage != "import":
-        connect.take_listing(cfg)  # one request for what UconDB holds, not one per run
-        if cfg["ucon_db.files_object"]:
-            connect.take_listing(cfg, cfg["ucon_db.files_object"])
+        archive.take_listing()  # one request for what UconDB holds, not one per run
+        if archive.ucon.files_object:
+            archive.take_listing(archive.ucon.files_object)
     with tempfile.TemporaryDirectory(prefix=".recover.", dir=_mkdir(layout.work_dir)) as tmp:
-        configure(cfg)
-        for rec in scan(cfg.run_records_dir):
+        configure(archive.record_limits)
+        for rec in scan(archive.records_dir):
             if rec.error:
                 out.failed.append((rec.run, rec.error))
                 continue
             try:
-                _recover_run(cfg, layout, rec, stage, Path(tmp) if dry_run else None, out)
+                _recover_run(archive, rec, stage, Path(tmp) if dry_run else None, out)
             except Exception as e:  # one run's problem never stops the others
                 if not isinstance(e, EXPECTED + (ValueError,)):
                     raise
@@ -116,7 +117,7 @@ def _recover(cfg, stage, dry_run):
     if not dry_run:
         names = ["%s:%d" % (s, r) for r in out.imported for s in IMPORT]
         names += ["%s:%d" % (s, r) for r in out.migrated for s in MIGRATE]
-        reset_dep(cfg, names)
+        reset_dep(archive, names)
         for run in out.imported:  # what recover verified is no failure any more
             atomic.remove(*(layout.failure(run, s) for s in IMPORT))
         for run in out.migrated:
@@ -124,14 +125,14 @@ def _recover(cfg, stage, dry_run):
     return out
 
 
-def _recover_run(cfg, layout, rec, stage, scratch, out):
+def _recover_run(archive, rec, stage, scratch, out):
     """Verify one run; scratch (dry run) keeps every write out of the work dir."""
-    run = rec.run
+    run, layout = rec.run, archive.layout
     fhicl_dir = (scratch / str(run)) if scratch else layout.fhicl_dir(run)
-    fhiclset.build(run, rec.path, fhicl_dir, cfg["fhiclize_generate"])
-    state = importing.matches(cfg, run, fhicl_dir)
+    fhiclset.build(run, rec.path, fhicl_dir, archive.generate)
+    state = artdaqdb.matches(archive, run, fhicl_dir)
     if state is None:
-        out.plans[run] = _plan_import(cfg, run, fhicl_dir, stage)  # may fail: the run's problem
+        out.plans[run] = _plan_import(archive, run, fhicl_dir, stage)  # may fail: the run's problem
         out.to_import.append(run)
         if not scratch:
             atomic.remove(layout.artdaqdb_marker(run), layout.blob(run), layout.ucondb_marker(run),
@@ -142,10 +143,9 @@ def _recover_run(cfg, layout, rec, stage, scratch, out):
         return
     marker = (scratch / ("%d.artdaqdb.json" % run)) if scratch else layout.artdaqdb_marker(run)
     blob_path = (scratch / ("%d.blob" % run)) if scratch else layout.blob(run)
-    importing.write_marker(cfg, state, importing.entity_md5s(fhiclset.read_manifest(fhicl_dir)),
-                           marker)
-    migrating.pack(cfg, run, marker, blob_path)
-    found = migrating.adoptable(connect.ucondb(cfg), run, blob_path.read_bytes(), connect.listed(cfg))
+    artdaqdb.write_marker(archive, state, artdaqdb.entity_md5s(fhiclset.read_manifest(fhicl_dir)), marker)
+    blob_stage.pack(archive, run, marker, blob_path)
+    found = ucondb.adoptable(archive.ucondb(), run, blob_path.read_bytes(), archive.listed())
     if found is None or found[2]:
         out.to_migrate.append(run)
         out.plans[run] = Plan(upload="upload") if found is None else \
@@ -157,18 +157,17 @@ def _recover_run(cfg, layout, rec, stage, scratch, out):
     if scratch:
         return
     meta, stored_md5 = found[:2]
-    migrating.write_marker(cfg, run, meta, stored_md5, True, layout.ucondb_marker(run))
-    migrating.validate(cfg, run, layout.blob(run), layout.ucondb_marker(run),
-                       layout.validated(run), signature=rec.signature)
-    if cfg["ucon_db.files_object"]:
+    ucondb.write_marker(archive, run, meta, stored_md5, True)
+    validate.validate(archive, run, signature=rec.signature, content_checks=False)
+    if archive.ucon.files_object:
         atomic.remove(layout.files_marker(run))
-        if recordfiles.recover(cfg, run, rec.path, layout.files_marker(run), rec.signature):
+        if files.recover(archive, run, rec.path, rec.signature):
             out.files.append(run)
         else:
             out.to_files.append(run)
 
 
-def _plan_import(cfg, run, fhicl_dir, stage):
+def _plan_import(archive, run, fhicl_dir, stage):
     """What storing this FHiCL set will do in artdaqDB, and then to the UconDB key (no writes).
 
     The artdaqDB part is exact (the store's own plan). The blob is only packed after
@@ -177,9 +176,9 @@ def _plan_import(cfg, run, fhicl_dir, stage):
     """
     from .artdaqdb import parse_timestamp, read_files
     from .artdaqdb.runs import plan
-    db = connect.artdaqdb(cfg)
-    manifest, files = fhiclset.read(fhicl_dir)
-    texts = read_files(files)
+    db = archive.artdaqdb()
+    manifest, fhicl = fhiclset.read(fhicl_dir)
+    texts = read_files(fhicl)
     state = db.latest(run)
     version, todo, _ = plan(run, "%d/%s" % (run, manifest["config_name"]), texts, state,
                             db.schema[0], lambda e, data: db._same(state, e, data))
@@ -187,7 +186,7 @@ def _plan_import(cfg, run, fhicl_dir, stage):
     if version is None:  # the same set (md5s unknown to artdaqDB): nothing stored, then packed
         if stage != "import":
             data = blob.pack(run, db.exported(run), parse_timestamp(state.stored_at))
-            found = migrating.adoptable(connect.ucondb(cfg), run, data)
+            found = ucondb.adoptable(archive.ucondb(), run, data)
             if found is None:
                 out.upload = "upload"
             else:
@@ -203,7 +202,7 @@ def _plan_import(cfg, run, fhicl_dir, stage):
         out.changed = tuple(sorted(e for e in stored if e in state.entities))
     if stage == "import":
         return out
-    ucon = connect.ucondb(cfg)
+    ucon = archive.ucondb()
     meta = ucon.meta(str(run))
     if meta is None:
         out.upload = "upload"
@@ -219,7 +218,7 @@ def _plan_import(cfg, run, fhicl_dir, stage):
     return out
 
 
-def summary(out, cfg, dry_run=False):
+def summary(out, archive, dry_run=False):
     """Lines for the operator: what was verified, and per group of runs what doit will do."""
     from .report import ranges, spell
     would = "would be " if dry_run else ""
@@ -251,7 +250,7 @@ def summary(out, cfg, dry_run=False):
                  "compare after the store" % (first + updates, first, updates, replace,
                                                sum(p.upload == "upload" for p in plans),
                                                sum(p.upload == "compare" for p in plans)))
-    cap = cfg["app.batch_size"]
+    cap = archive.batch_size
     if cap and len(left) > cap:
         lines.append("app.batch_size=%d: doit works on %d runs per invocation, so this takes %d "
                      "invocations" % (cap, cap, -(-len(left) // cap)))
@@ -263,13 +262,13 @@ def _mkdir(path):
     return path
 
 
-def reset_dep(cfg, names, chunk=2000):
+def reset_dep(archive, names, chunk=2000):
     """Make doit record the verified tasks as built (`doit reset-dep`), as the lock holder's child."""
     env = dict(os.environ, RRA_LOCK_PARENT=str(os.getpid()))
     for i in range(0, len(names), chunk):
         cmd = [sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "reset-dep",
-               *names[i:i + chunk], "config=%s" % Path(cfg.path).resolve()]
+               *names[i:i + chunk], "config=%s" % Path(archive.path).resolve()]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(ROOT))
         if proc.returncode != 0:
             raise OSError("doit reset-dep could not record the recovered targets in %s: %s"
-                          % (Layout(cfg.work_dir).dep_file, (proc.stderr or proc.stdout).strip()))
+                          % (archive.layout.dep_file, (proc.stderr or proc.stdout).strip()))

@@ -7,12 +7,10 @@ import json
 import socket
 import textwrap
 import time
-import zlib
 
 from . import census
-from .layout import STAGES as RUN_STAGES
-from .layout import TITLES as STAGE_TITLES
-from .layout import Layout, stages
+from .stages import NAMES as RUN_STAGES
+from .stages import TITLES as STAGE_TITLES
 
 SCHEMA_VERSION = 2
 STAGES = ("record",) + RUN_STAGES
@@ -50,13 +48,13 @@ def _stage(runs):
             "last": runs[-1] if runs else None, "ranges": ranges(runs), "gaps": gaps(runs)}
 
 
-def collect(cfg, live=False, sealed=None):
+def collect(archive, live=False, sealed=None):
     """The report as a dict (its JSON form is documented in docs/report.md).
 
     sealed: runs doit found sealed while loading (not looked at again; see rra.census).
     """
-    layout = Layout(cfg.work_dir)
-    found = census.take(layout, cfg.run_records_dir, sealed, stages(cfg))  # a sealed run: a few stats
+    layout = archive.layout
+    found = census.take(layout, archive.records_dir, sealed, archive.stage_names)  # a sealed run: a few stats
     on_disk, have, failed, changed = found.on_disk, found.have, found.failed, found.changed
     waiting = sorted(set(on_disk) - have["validate"] - {f["run"] for f in failed})
     report = {
@@ -64,7 +62,7 @@ def collect(cfg, live=False, sealed=None):
         "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "host": socket.gethostname(),
         "work_dir": str(layout.work_dir),
-        "run_records_dir": str(cfg.run_records_dir),
+        "run_records_dir": str(archive.records_dir),
         "stages": dict([("record", _stage(on_disk))] +
                        [(s, _stage(have[s])) for s in STAGES[1:] if s in have]),
         "failed": failed,
@@ -75,7 +73,7 @@ def collect(cfg, live=False, sealed=None):
         "sealed": ranges(found.sealed),
     }
     if live:
-        report["live"] = _live(cfg, layout, on_disk, have, set(on_disk) - have["validate"])
+        report["live"] = _live(archive, layout, on_disk, have, set(on_disk) - have["validate"])
     report["recommendations"] = recommend(report)
     return report
 
@@ -175,20 +173,19 @@ def _unknown(out, name, in_db, marked, on_disk, waiting):
     out["disagree_%s_unknown" % name] = sorted((unknown & set(on_disk)) - waiting)
 
 
-def _live(cfg, layout, on_disk, have, waiting):
+def _live(archive, layout, on_disk, have, waiting):
     """Compare the markers with what artdaqDB and UconDB hold now."""
-    from . import connect
     out = {k: [] for k, _ in LIVE_TITLES + NOTE_TITLES}
     out.update(artdaqdb_runs=0, ucondb_keys=0, errors=[], pending_artdaqdb=[], pending_ucondb=[])
     try:
-        in_db = set(connect.artdaqdb(cfg).runs())
+        in_db = set(archive.artdaqdb().runs())
         out["artdaqdb_runs"] = len(in_db)
         _unknown(out, "artdaqdb", in_db, have["artdaqdb"], on_disk, waiting)
         out["disagree_artdaqdb_missing"] = sorted(have["artdaqdb"] - in_db)
     except Exception as e:  # report what could be read; name what could not
         out["errors"].append("artdaqDB: %s" % e)
     try:
-        versions = {int(m.key): m for m in connect.ucondb(cfg).versions()
+        versions = {int(m.key): m for m in archive.ucondb().versions()
                     if m.key and str(m.key).isdigit()}
         out["ucondb_keys"] = len(versions)
         _unknown(out, "ucondb", set(versions), have["ucondb"], on_disk, waiting)
@@ -204,7 +201,8 @@ def _live(cfg, layout, on_disk, have, waiting):
 def _agrees(meta, layout, run):
     """The key holds our blob, or the version the upload marker adopted."""
     with open(layout.blob(run), "rb") as f:
-        if zlib.adler32(f.read()) & 0xFFFFFFFF == meta.adler32:
+        from .ucondb.meta import adler32
+        if adler32(f.read()) == meta.adler32:
             return True
     try:
         with open(layout.ucondb_marker(run)) as f:

@@ -14,20 +14,19 @@ from doit.exceptions import UnmetDependency
 from doit.reporter import ConsoleReporter
 
 from . import breaker, outcomes
-from .layout import Layout
 from .urls import redact
 
 # Seconds between progress lines when stdout is not a terminal (cron mail stays short).
 PERIOD = float(os.environ.get("RRA_PROGRESS_SECONDS") or 30)
 
 
-def for_config(cfg, found=None, quiet=False):
-    """A Reporter class bound to cfg (doit instantiates reporters itself).
+def for_archive(archive, found=None, quiet=False):
+    """A Reporter class bound to the archive (doit instantiates reporters itself).
 
     found: filled while the tasks load ({"runs": n, "sealed": n}).
     quiet: no line per task and no progress (run_archiver.sh --quiet): failures and the summary.
     """
-    return type("Reporter", (Reporter,), {"cfg": cfg, "layout": Layout(cfg.work_dir), "quiet": quiet,
+    return type("Reporter", (Reporter,), {"archive": archive, "layout": archive.layout, "quiet": quiet,
                                           "found": found if found is not None else {}})
 
 
@@ -39,7 +38,7 @@ def split(task_name):
 
 class Reporter(ConsoleReporter):
     desc = "rra: executed and failed tasks, progress, then a summary per stage"
-    cfg = None
+    archive = None
     layout = None
     found = {}
     quiet = False
@@ -196,7 +195,7 @@ class Reporter(ConsoleReporter):
             self.write(self.standing() + "\n")
         self.write("finished in %.1f s\n" % (time.monotonic() - self.started))
         sys.stdout.flush()
-        if self.cfg is not None:
+        if self.archive is not None:
             self._tell_the_world()
 
     def changes(self):
@@ -232,7 +231,7 @@ class Reporter(ConsoleReporter):
         return line
 
     def _tell_the_world(self):
-        outcomes.tell_the_world(self.cfg, self.layout, self.failed, self.counts, self.durations,
+        outcomes.tell_the_world(self.archive, self.failed, self.counts, self.durations,
                                 time.monotonic() - self.started,
                                 not (self.failures or self.runtime_errors), self.found.get("sealed_runs"))
 

@@ -7,38 +7,38 @@ modes and mtimes; without it, only the FHiCL that artdaq_database exports can.
 import difflib
 import os
 
-from . import atomic, blob, connect, runfiles
+from . import atomic, blob, runfiles
 
 
 class RestoreError(runfiles.RunFilesError):
     """A restore or diff that cannot be done as asked: says why and what to do."""
 
 
-def restore(cfg, run, out_dir, version=None):
+def restore(archive, run, out_dir, version=None):
     """Rebuild run's record in out_dir (empty or absent); returns the lines to tell the user."""
     if os.path.isdir(out_dir) and os.listdir(out_dir):
         raise RestoreError("%s is not empty: restore writes into an empty directory only" % out_dir)
-    obj = cfg["ucon_db.files_object"]
+    obj = archive.ucon.files_object
     if not obj:
-        return _restore_export(cfg, run, out_dir, version)
-    db = connect.ucondb(cfg, obj)
+        return _restore_export(archive, run, out_dir, version)
+    db = archive.ucondb(obj)
     data, meta = db.get(str(run)) if version is None else db.get_version(version)
     try:
         number, names = runfiles.restore(data, out_dir)
     except runfiles.RunFilesError as e:
-        raise RestoreError("UconDB %s/%s version %s: %s" % (cfg["ucon_db.folder_name"], obj,
+        raise RestoreError("UconDB %s/%s version %s: %s" % (archive.ucon.folder, obj,
                                                              meta.version_id, e)) from None
     if number != int(run):
         raise RestoreError("version %s holds run %s, not run %s" % (meta.version_id, number, run))
     return ["restored run %s into %s from UconDB %s/%s version %s: %d files, every MD5, size, mode and "
-            "mtime checked against the archive's manifest" % (run, out_dir, cfg["ucon_db.folder_name"], obj,
+            "mtime checked against the archive's manifest" % (run, out_dir, archive.ucon.folder, obj,
                                                                meta.version_id, len(names))]
 
 
-def _restore_export(cfg, run, out_dir, version):
+def _restore_export(archive, run, out_dir, version):
     if version is not None:
         raise RestoreError("--version reads ucon_db.files_object, which is not set in this config")
-    files = connect.artdaqdb(cfg).exported(run)
+    files = archive.artdaqdb().exported(run)
     os.makedirs(out_dir, exist_ok=True)
     for name, text in sorted(files.items()):
         atomic.write_bytes(os.path.join(out_dir, name), text.encode("utf-8", "surrogateescape"))
@@ -49,18 +49,18 @@ def _restore_export(cfg, run, out_dir, version):
             "here), and every file that is not FHiCL (logs, JSON, ...) are not in this restore"]
 
 
-def versions_of(cfg, run, source):
+def versions_of(archive, run, source):
     """Versions (newest first) that were stored for run: by tag, so overridden ones count too."""
-    obj = cfg["ucon_db.files_object"] if source == "files" else cfg["ucon_db.object_name"]
+    obj = archive.ucon.files_object if source == "files" else archive.ucon.object
     if source == "files" and not obj:
         raise RestoreError("ucon_db.files_object is not set: use --blob to compare the configuration blobs")
-    db = connect.ucondb(cfg, obj)
+    db = archive.ucondb(obj)
     return db, [m for m in db.versions() if str(run) in m.tags or m.key == str(run)]
 
 
-def diff(cfg, run, old=None, new=None, source="files"):
+def diff(archive, run, old=None, new=None, source="files"):
     """Unified diffs, file by file, between two stored versions of run (default: the two newest)."""
-    db, found = versions_of(cfg, run, source)
+    db, found = versions_of(archive, run, source)
     ids = [m.version_id for m in found]
     if new is None or old is None:
         if len(ids) < 2:

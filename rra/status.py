@@ -11,8 +11,8 @@ import time
 from . import markers
 from .discovery import is_sealed, signature
 from .errors import RraError
-from .layout import Layout, stages
 from .census import failures
+from .stages import target
 
 SCHEMA_VERSION = 1
 
@@ -21,29 +21,29 @@ class NoSuchRun(RraError):
     """Neither a run record nor anything in the work dir: names where it looked."""
 
 
-def collect(cfg, run, live=False):
+def collect(archive, run, live=False):
     """The story as a dict (schema in docs/operations.md)."""
-    layout = Layout(cfg.work_dir)
-    record = os.path.join(str(cfg.run_records_dir), str(run))
+    layout, stages = archive.layout, archive.stage_names
+    record = os.path.join(str(archive.records_dir), str(run))
     on_disk = os.path.isdir(record)
     if not on_disk and not layout.run_dir(run).is_dir():
         raise NoSuchRun("run %d: no run record %s and nothing under %s"
                         % (run, record, layout.run_dir(run)))
-    story = {"schema": SCHEMA_VERSION, "run": run, "config": str(cfg.path),
+    story = {"schema": SCHEMA_VERSION, "run": run, "config": str(archive.path),
              "record": _record(record, layout.validated(run)) if on_disk else None,
-             "stages": [_stage(cfg, layout, run, stage) for stage in stages(cfg)]}
+             "stages": [_stage(layout, run, stage) for stage in stages]}
     failed = failures(layout, run)
     for f in failed:
-        story["stages"][stages(cfg).index(f["stage"])]["failed"] = {"time": f["time"], "error": f["error"]}
+        story["stages"][stages.index(f["stage"])]["failed"] = {"time": f["time"], "error": f["error"]}
     story["failure"] = None
     if failed:
         last = max(failed, key=lambda f: f["at"] or 0)
         story["failure"] = {"stage": last["stage"], "error": last["error"], "time": last["time"],
                             "retry": "fix the cause, then `doit %s:%d config=%s` (or wait for the "
                                      "next tick: a failed task is out of date)"
-                                     % (last["stage"], run, os.path.abspath(cfg.path))}
+                                     % (last["stage"], run, os.path.abspath(archive.path))}
     if live:
-        story["live"] = _live(cfg, layout, run)
+        story["live"] = _live(archive, run)
     story["next"] = _next(story)
     return story
 
@@ -62,8 +62,8 @@ def _when(epoch):
     return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(epoch))
 
 
-def _stage(cfg, layout, run, stage):
-    path = layout.target(stage, run)
+def _stage(layout, run, stage):
+    path = target(layout, stage, run)
     out = {"stage": stage, "target": str(path), "done": False, "time": None}
     try:
         st = os.stat(path)
@@ -111,12 +111,11 @@ def _versions(configuration, version):
         else [version]
 
 
-def _live(cfg, layout, run):
+def _live(archive, run):
     """What the two databases hold for the run now (one line per database that cannot be read)."""
-    from . import connect
     out = {"artdaqdb": None, "ucondb": None, "errors": []}
     try:
-        state = connect.artdaqdb(cfg).latest(run)
+        state = archive.artdaqdb().latest(run)
         if state is not None:
             out["artdaqdb"] = {"configuration": state.configuration, "version": state.version,
                                "versions": _versions(state.configuration, state.version),
@@ -124,7 +123,7 @@ def _live(cfg, layout, run):
     except Exception as e:  # name what could not be read
         out["errors"].append("artdaqDB: %s" % e)
     try:
-        m = connect.ucondb(cfg).meta(str(run))  # an overridden version loses its key
+        m = archive.ucondb().meta(str(run))  # an overridden version loses its key
         out["ucondb"] = {"present": False} if m is None else {
             "present": True, "version_id": m.version_id, "size": m.size, "adler32": m.adler32,
             "stored": _when(m.tr) if m.tr else None}

@@ -1,18 +1,15 @@
-"""The build graph: one module per kind of target, each yielding plain doit task dicts.
+"""The build graph: the stage registry (rra.stages) turned into plain doit task dicts.
 
-Rules only wire files to library calls; rra/ does the work. Every chain stays
-inside one run, so a run's tasks never depend on another run's.
+Each stage module declares its task of one run (target, dependencies, action); this
+loop finds the runs, leaves sealed ones out, shares store batches, and names the tasks
+`<stage>:<run>` in groups `<stage>`. Every chain stays inside one run, so a run's tasks
+never depend on another run's.
 """
 import logging
 
 from rra.discovery import scan
-from rra.layout import IMPORT, Layout
-from rra.layout import STAGES as NAMES
+from rra.stages import IMPORT, NAMES, STAGES, files, fhiclize
 
-from . import artdaqdb, blob, files, fhiclize, ucondb, validate
-
-STAGES = (fhiclize, artdaqdb, blob, ucondb, validate, files)  # one rule module per rra.layout.STAGES
-assert tuple(stage.GROUP for stage in STAGES) == NAMES
 GROUPS = set(NAMES)
 ALIASES = {"import": ("fhiclize + artdaqdb for every run", list(IMPORT)),
            "migrate": ("blob + ucondb + validate for every run (importing what is missing)",
@@ -21,7 +18,7 @@ ALIASES = {"import": ("fhiclize + artdaqdb for every run", list(IMPORT)),
 # the record's originals; fhiclize then adds the runs whose record could not even be read
 # (they have no later stages).
 DEFAULT = ["validate", "files", "fhiclize"]
-BATCH = 200  # runs that may share one artdaqDB index write (see rra.importing.store)
+BATCH = 200  # runs that may share one artdaqDB index write (see rra.stages.artdaqdb.store)
 log = logging.getLogger("rra")
 
 
@@ -38,7 +35,7 @@ class Batch:
         self.dirs = {r.run: str(r.path) for r in records}
 
 
-def tasks(cfg, forced=(), full=False, counts=None, workers=1):
+def tasks(archive, forced=(), full=False, counts=None, workers=1):
     """Every task of every run that may need work: `<stage>:<run>`, grouped as `<stage>`.
 
     Sealed runs (validated from the record exactly as it is now) get no tasks:
@@ -46,21 +43,20 @@ def tasks(cfg, forced=(), full=False, counts=None, workers=1):
     load everything, so doit can still check or force any run. workers: doit's
     worker processes, each of which should have a store batch of its own.
     """
-    layout = Layout(cfg.work_dir)
-    runs_dir = str(layout.runs_dir)
-    keep_files = bool(cfg["ucon_db.files_object"])
+    runs_dir = str(archive.layout.runs_dir)
+    keep_files = bool(archive.ucon.files_object)
     if full:
         seal_path = None
     elif keep_files:  # sealed only once the originals are archived too
         seal_path = ("{0}/{{0}}/validated.md5\0{0}/{{0}}/files.json".format(runs_dir)).format
     else:
         seal_path = "{}/{{}}/validated.md5".format(runs_dir).format
-    records = scan(cfg.run_records_dir, cfg["app.settle_seconds"],
-                   cfg["app.exclude_most_recent_run"], forced=set(forced), seal_path=seal_path)
+    records = scan(archive.records_dir, archive.settle_seconds, archive.exclude_most_recent_run,
+                   forced=set(forced), seal_path=seal_path)
     sealed_runs = {r.run for r in records if r.sealed}
     sealed = len(sealed_runs)
     records = [r for r in records if not r.sealed]
-    cap, later = cfg["app.batch_size"], []
+    cap, later = archive.batch_size, []
     if cap and len(records) > cap:
         later = [r for r in records if r.run not in forced][cap:]  # forced runs never wait
     if later:
@@ -78,14 +74,14 @@ def tasks(cfg, forced=(), full=False, counts=None, workers=1):
         for rec in records[i::spread]:
             rec.batch = batch
     for stage in STAGES:
-        yield {"basename": stage.GROUP, "name": None, "doc": stage.DOC}
+        yield {"basename": stage.NAME, "name": None, "doc": stage.DOC}
         if stage is files and not keep_files:
             continue
         for rec in records:
             if rec.error and stage is not fhiclize:
                 continue  # fhiclize:R alone reports an unreadable record
-            task = stage.task(cfg, layout, rec)
-            task.update(basename=stage.GROUP, name=str(rec.run))
+            task = stage.task(archive, rec)
+            task.update(basename=stage.NAME, name=str(rec.run))
             yield task
     for name, (doc, groups) in ALIASES.items():
         yield {"basename": name, "actions": None, "task_dep": groups, "doc": doc}

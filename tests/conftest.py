@@ -22,6 +22,14 @@ def need_reference(part):
     return path
 
 
+def pytest_collection_modifyitems(items):
+    """With pytest-xdist, the reference tests share one worker: one real UconDB server is set up
+    (setup.sh installs packages; two at once would contend) and reset between scenarios."""
+    for item in items:
+        if item.get_closest_marker("reference"):
+            item.add_marker(pytest.mark.xdist_group("reference"))
+
+
 def make_records(out, first=1000, count=5, *extra):
     """Realistic run records (tests/records.py); extra: its command-line options, e.g. "--lite"."""
     args = ["--first", str(first), "--count", str(count), *map(str, extra)]

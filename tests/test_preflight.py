@@ -5,7 +5,9 @@ import subprocess
 import sys
 
 from conftest import ROOT, UCON_PASSWORD, doit, make_records, write_config
-from rra import config, connect, migrating
+from rra import config
+from rra.archive import Archive
+from rra.stages import ucondb
 from rra.ucondb import open_ucondb
 
 
@@ -102,13 +104,13 @@ def test_a_key_stored_since_the_listing_is_compared_not_duplicated(tmp_path, ser
     records = make_records(tmp_path / "records", 2300, 1)
     cfg = write_config(tmp_path, records, ucon=(server.url, "writer", UCON_PASSWORD))
     assert doit(cfg, "blob").returncode == 0
-    loaded = config.load(cfg)
-    assert connect.take_listing(loaded) == {}  # the invocation starts: nothing there yet
+    loaded = Archive(config.load(cfg))
+    assert loaded.take_listing() == {}  # the invocation starts: nothing there yet
     run_dir = tmp_path / "work" / "runs" / "2300"
     client = open_ucondb(server.url, "test01", "configuration", user="writer", password=UCON_PASSWORD)
     first = client.put("2300", (run_dir / "blob.txt").read_bytes(), tags=["2300"])  # meanwhile
     posts = server.count("POST")
-    migrating.upload(loaded, 2300, str(run_dir / "blob.txt"), str(run_dir / "ucondb.json"))
+    ucondb.upload(loaded, 2300)
     assert [m.version_id for m in client.versions()] == [first.version_id]  # not stored twice
     assert server.count("POST") - posts <= 2  # the refused POST (and its challenge), no other
     marker = json.loads((run_dir / "ucondb.json").read_text())

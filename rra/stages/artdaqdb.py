@@ -1,21 +1,37 @@
-"""The import stage's action: a run's FHiCL set -> artdaqDB, then its marker."""
+"""artdaqdb:R — the run's FHiCL set -> artdaqDB (what changed, as a new version) -> its marker."""
 import contextlib
 import logging
 import os
 import time
 
-from . import connect, fhiclset, markers
-from .discovery import signature
-from .errors import EXPECTED
-from .layout import Layout
-from .urls import redact
+from .. import fhiclset, markers
+from ..actions import run_step
+from ..discovery import signature
+from ..errors import EXPECTED
+from ..urls import redact
+
+NAME = "artdaqdb"
+TITLE = "in artdaqDB"
+DOC = "store every run's FHiCL set in artdaqDB"
 
 log = logging.getLogger("rra")
 LOCK_TIMEOUT = 3600  # seconds a task waits for another task's store of its batch
 STARTED = time.time()  # this invocation's start (dodo.py imports this before doit forks workers)
 
 
-def store(cfg, run, fhicl_dir, marker_path, batch=(), record_dirs=None):
+def target(layout, run):
+    return layout.artdaqdb_marker(run)
+
+
+def task(archive, rec):
+    return {
+        "actions": [(run_step, [NAME, rec.run, store, archive, rec.run, rec.batch.runs, rec.batch.dirs])],
+        "file_dep": [str(archive.layout.fhicl_manifest(rec.run))],
+        "targets": [str(target(archive.layout, rec.run))],
+    }
+
+
+def store(archive, run, batch=(), record_dirs=None):
     """Store what changed in the run's FHiCL set; the marker follows the durable documents.
 
     A filesystem artdaqDB rewrites a collection's whole index.json per store, so
@@ -25,12 +41,13 @@ def store(cfg, run, fhicl_dir, marker_path, batch=(), record_dirs=None):
     stores at a time: with -n 8 the partners' tasks start together, wait, and
     then find their work done instead of each looking all its partners up again.
     """
-    layout = Layout(cfg.work_dir)
+    layout = archive.layout
+    marker_path = layout.artdaqdb_marker(run)
     with _claim(layout, batch or (run,)):
-        if current(cfg, marker_path, fhiclset.read_manifest(fhicl_dir)):
+        if current(archive, marker_path, fhiclset.read_manifest(layout.fhicl_dir(run))):
             _say_current(run, marker_path)
             return
-        _store(cfg, layout, run, fhicl_dir, marker_path, batch, record_dirs)
+        _store(archive, run, batch, record_dirs)
 
 
 def _say_current(run, marker_path):
@@ -50,6 +67,7 @@ def _say_current(run, marker_path):
 
 @contextlib.contextmanager
 def _claim(layout, batch):
+    """Held while one task stores its batch: the partners wait, then find their markers written."""
     import filelock
     path = layout.batch_lock(min(batch))
     path.parent.mkdir(exist_ok=True)
@@ -57,13 +75,14 @@ def _claim(layout, batch):
         yield
 
 
-def _store(cfg, layout, run, fhicl_dir, marker_path, batch, record_dirs):
-    db = connect.artdaqdb(cfg)  # opening it also sweeps what a killed writer left
-    manifest, files = fhiclset.read(fhicl_dir)
-    todo = [(run, manifest["config_name"], files, marker_path)]
+def _store(archive, run, batch, record_dirs):
+    layout = archive.layout
+    db = archive.artdaqdb()  # opening it also sweeps what a killed writer left
+    manifest, files = fhiclset.read(layout.fhicl_dir(run))
+    todo = [(run, manifest["config_name"], files, layout.artdaqdb_marker(run))]
     for other in batch:
         if other != run and record_dirs and ready(layout, other, record_dirs[other]) and \
-                not os.path.exists(layout.failure(other, "artdaqdb")):
+                not os.path.exists(layout.failure(other, NAME)):
             try:
                 m, f = fhiclset.read(layout.fhicl_dir(other))
             except (fhiclset.DamagedSet, OSError):
@@ -84,7 +103,7 @@ def _store(cfg, layout, run, fhicl_dir, marker_path, batch, record_dirs):
         else:
             log.info("[run %s] [artdaqdb] nothing stored: artdaqDB already holds this FHiCL set "
                      "as %s", r, state.version)
-        write_marker(cfg, state, result.md5, marker)
+        write_marker(archive, state, result.md5, marker)
 
 
 def _store_many(db, run, todo):
@@ -94,7 +113,7 @@ def _store_many(db, run, todo):
     would leave every other partner to store on its own: one index rewrite each, which
     is what batches are there to avoid.
     """
-    from .shutdown import stopping
+    from ..shutdown import stopping
     while True:
         try:
             results = {r.run: r for r in db.store_many([(r, c, f) for r, c, f, _ in todo], stop=stopping)}
@@ -125,39 +144,39 @@ def ready(layout, run, record_dir):
         return False
 
 
-def current(cfg, marker_path, manifest):
+def current(archive, marker_path, manifest):
     """The marker already says this FHiCL set (by its manifest) is stored in this database."""
     try:
         marker = markers.read(marker_path)
     except (OSError, ValueError):
         return False
-    return marker.get("database_uri") == redact(cfg["artdaq_db.database_uri"]) and \
+    return marker.get("database_uri") == redact(archive.artdaq.uri) and \
         marker.get("entities") == entity_md5s(manifest)
 
 
 def entity_md5s(manifest):
     """entity -> md5 of a FHiCL set from its manifest, as artdaqDB's fhicl_md5s gives it."""
-    from .artdaqdb import entity_of
+    from ..artdaqdb import entity_of
     return {entity_of(name): md5 for name, md5 in sorted(manifest["files"].items())
             if entity_of(name) != "schema"}
 
 
-def matches(cfg, run, fhicl_dir):
+def matches(archive, run, fhicl_dir):
     """The run's artdaqDB state if it holds this FHiCL set (for recover), else None.
 
     Entities the set no longer has are kept by artdaqDB (a file removed from the record):
     they do not make a difference.
     """
-    state = connect.artdaqdb(cfg).latest(run)
+    state = archive.artdaqdb().latest(run)
     if state is None:
         return None
     want = entity_md5s(fhiclset.read_manifest(fhicl_dir))
     return state if {e: state.md5.get(e) for e in want} == want else None
 
 
-def write_marker(cfg, state, md5s, marker_path):
+def write_marker(archive, state, md5s, marker_path):
     markers.write(marker_path, {
-        "database_uri": redact(cfg["artdaq_db.database_uri"]),
+        "database_uri": redact(archive.artdaq.uri),
         "configuration": state.configuration,
         "version": state.version,
         "stored_at": state.stored_at,

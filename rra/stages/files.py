@@ -1,4 +1,4 @@
-"""The files stage: every file of a run record, as written, into UconDB's files object, validated.
+"""files:R — every file of the run record, as written -> UconDB's files object, validated -> marker.
 
 Beside the configuration blob (what artdaq_database keeps), `ucon_db.files_object` holds
 the originals (rra.runfiles): comments, layout, logs, JSON, editor backups. Same rules as
@@ -11,8 +11,14 @@ import hashlib
 import logging
 import os
 
-from . import connect, markers, migrating, runfiles
-from .discovery import seal
+from .. import markers, runfiles
+from ..actions import run_step
+from ..discovery import seal
+from .ucondb import adoptable, guarded, put_or_adopt
+
+NAME = "files"
+TITLE = "record files kept"
+DOC = "archive every run record's files as written (ucon_db.files_object)"
 
 log = logging.getLogger("rra")
 
@@ -21,18 +27,34 @@ class FilesValidationError(runfiles.RunFilesError):
     """The files object does not hold what was uploaded: says what differs."""
 
 
-def archive(cfg, run, record_dir, marker_path, signature=None):
+def target(layout, run):
+    """What UconDB's files object holds for the run, validated."""
+    return layout.files_marker(run)
+
+
+def task(archive, rec):
+    """Up to date while the marker lists the record's files as they are now (no file_dep)."""
+    marker = str(target(archive.layout, rec.run))
+    return {
+        "actions": [(run_step, [NAME, rec.run, keep, archive, rec.run, str(rec.path), rec.signature])],
+        "uptodate": [(current, [str(rec.path), marker])],
+        "meta": {"seal": (marker, rec.signature)},
+        "targets": [marker],
+    }
+
+
+def keep(archive, run, record_dir, signature=None):
     """Pack the record, make key=run of the files object hold it, prove it, write the marker."""
-    obj = cfg["ucon_db.files_object"]
+    obj = archive.ucon.files_object
+    marker_path = target(archive.layout, run)
     paths, seen = _read_plan(record_dir)
     data = runfiles.pack(run, paths)
     if _stats(paths) != seen:
         raise runfiles.RunFilesError("run %s: the record changed while it was read; archived on the next "
                                      "invocation" % run)
-    with migrating.guarded(cfg):
-        db = connect.ucondb(cfg, obj)
-        meta, stored_md5, adopted, _ = migrating.put_or_adopt(db, run, data, connect.listed(cfg, obj),
-                                                              _differing_files, "files")
+    with guarded(archive):
+        db = archive.ucondb(obj)
+        meta, stored_md5, adopted, _ = put_or_adopt(db, run, data, archive.listed(obj), _differing_files, NAME)
         got, got_meta = db.get(str(run))  # the proof: what the key holds now
     problems = []
     if got_meta.version_id != meta.version_id:
@@ -45,18 +67,18 @@ def archive(cfg, run, record_dir, marker_path, signature=None):
     if differ:
         problems.append("files differ from the record: %s" % ", ".join(differ))
     if problems:
-        raise FilesValidationError("UconDB %s/%s key %s: %s" % (cfg["ucon_db.folder_name"], obj, run,
+        raise FilesValidationError("UconDB %s/%s key %s: %s" % (archive.ucon.folder, obj, run,
                                                                  "; ".join(problems)))
     _mark(marker_path, obj, run, got_meta, stored_md5, adopted, paths, seen, signature)
 
 
-def recover(cfg, run, record_dir, marker_path, signature=None):
+def recover(archive, run, record_dir, signature=None):
     """rra recover: write the marker if the files object already holds this record's files; never uploads."""
-    obj = cfg["ucon_db.files_object"]
+    obj = archive.ucon.files_object
+    marker_path = target(archive.layout, run)
     paths, seen = _read_plan(record_dir)
     data = runfiles.pack(run, paths)
-    found = migrating.adoptable(connect.ucondb(cfg, obj), run, data, connect.listed(cfg, obj),
-                                _differing_files)
+    found = adoptable(archive.ucondb(obj), run, data, archive.listed(obj), _differing_files)
     if found is None or found[2]:
         return False
     meta, stored_md5, _, _ = found
