@@ -66,11 +66,39 @@ AS_UNPRIVILEGED = (["setpriv", "--bounding-set=-dac_override,-dac_read_search",
 
 
 def doit(cfg, *args, env=None, prefix=()):
-    """Run the real doit engine on rra's dodo.py in a subprocess."""
-    cmd = [*prefix, sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), *args, "config=%s" % cfg]
+    """Run the real doit engine on rra's dodo.py in a subprocess (warm-started: tests/launcher.py)."""
+    args = ["-f", str(ROOT / "dodo.py"), *args, "config=%s" % cfg]
+    cmd = [*prefix, sys.executable, "-m", "doit", *args]
     full_env = dict(os.environ, **(env or {}))
     full_env.pop("RRA_CONFIG", None)
-    return subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=str(ROOT))
+    launcher = None if prefix or os.environ.get("RRA_TEST_COLD") else _launcher()
+    if launcher is None or launcher.start_env != _start_env(full_env):
+        return subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=str(ROOT))
+    code, out, err = launcher.run(args, full_env, ROOT)
+    return subprocess.CompletedProcess(cmd, code, out, err)
+
+
+# What an interpreter or the dynamic loader reads only at start: a fork cannot change it.
+_AT_START = ("PYTHON", "LC_", "LANG", "LD_", "TZ")
+_launchers = []
+
+
+def _start_env(env):
+    return {k: v for k, v in env.items() if k.startswith(_AT_START)}
+
+
+def _launcher():
+    """This process's doit launcher, started on first use and stopped at exit."""
+    if not _launchers:
+        import atexit
+        import tempfile
+
+        from launcher import Launcher
+        launcher = Launcher(tempfile.mkdtemp(prefix="rra-launcher-"))
+        launcher.start_env = _start_env(os.environ)
+        atexit.register(launcher.close)
+        _launchers.append(launcher)
+    return _launchers[0]
 
 
 UCON_PASSWORD = "test-Secret-4"

@@ -1,0 +1,155 @@
+"""A warm start for the suite's `python -m doit` subprocesses.
+
+Most of a small doit invocation's CPU is the interpreter importing doit, PyYAML and
+requests (0.2 of 0.28 s for a no-op). This launcher imports them once; for each
+invocation it forks a child that becomes what `python -m doit ARGS` would be: its own
+arguments, environment, working directory and sys.path[0], stdin from /dev/null, stdout
+and stderr into files, dodo.py and every rra module loaded anew (none is imported here,
+so no state of a former run can leak in). The child is a real process running the real
+doit engine; it only skips the imports.
+
+What a fork cannot give falls back to a real interpreter (conftest.doit decides): a
+wrapper command (setpriv), or an environment that Python or the loader reads at start
+(PYTHON*, LC_*, LANG, LD_*). RRA_TEST_COLD=1 sends every invocation to a real interpreter.
+
+    python tests/launcher.py SOCKET     serve until the socket is removed or stdin closes
+"""
+import atexit
+import json
+import os
+import runpy
+import signal
+import socket
+import sys
+import threading
+
+# What every invocation imports anyway and what holds no state of rra's: third-party only.
+PRELOAD = ("doit", "doit.doit_cmd", "doit.cmd_run", "doit.runner", "doit.dependency", "doit.reporter",
+           "yaml", "filelock", "sqlite3", "multiprocessing", "multiprocessing.pool", "requests",
+           "urllib.request", "json", "hashlib", "tarfile", "gzip", "logging.handlers", "email.message",
+           "smtplib", "click")
+
+
+def serve(path):
+    for name in PRELOAD:
+        __import__(name)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(16)
+    print("ready", flush=True)
+    while True:
+        conn, _ = listener.accept()
+        request = json.loads(_read_line(conn))
+        pid = os.fork()
+        if pid == 0:
+            listener.close()
+            _child(request)  # never returns
+        threading.Thread(target=_report, args=(pid, conn), daemon=True).start()
+
+
+def _report(pid, conn):
+    """Send the child's exit status as subprocess gives it: the code, or -N if signal N ended it."""
+    _, status = os.waitpid(pid, 0)
+    with conn:
+        conn.sendall(b"%d\n" % os.waitstatus_to_exitcode(status))
+
+
+def _read_line(conn):
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise EOFError("client went away")
+        data += chunk
+    return data
+
+
+def _child(request):
+    """Become `python -m doit ARGS` in the request's directory and environment, then exit."""
+    code = 1
+    try:
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        out = os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        err = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        for fd, target in ((devnull, 0), (out, 1), (err, 2)):
+            os.dup2(fd, target)
+            os.close(fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.path[0] = request["cwd"]  # as `python -m` sets it
+        sys.argv = [sys.argv[0]] + request["args"]
+        try:
+            runpy.run_module("doit", run_name="__main__", alter_sys=True)
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            if not isinstance(e.code, (int, type(None))):
+                sys.stderr.write("%s\n" % e.code)
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+            code = 1
+        atexit._run_exitfuncs()  # what the interpreter runs on its way out (doit's pool, logging)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+
+
+class Launcher:
+    """The client side: start the server once, then run(args, env, cwd) -> (code, stdout, stderr)."""
+
+    def __init__(self, directory):
+        import subprocess
+        self.path = os.path.join(str(directory), "launcher.sock")
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), self.path],
+                                     stdout=subprocess.PIPE, stdin=subprocess.PIPE, start_new_session=True)
+        if self.proc.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the doit launcher did not start")
+        self.count = 0
+
+    def run(self, args, env, cwd):
+        self.count += 1
+        base = "%s.%d" % (self.path, self.count)
+        request = {"args": list(args), "env": dict(env), "cwd": str(cwd),
+                   "stdout": base + ".out", "stderr": base + ".err"}
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect(self.path)
+            conn.sendall(json.dumps(request).encode() + b"\n")
+            answer = b""
+            while not answer.endswith(b"\n"):
+                chunk = conn.recv(64)
+                if not chunk:
+                    break
+                answer += chunk
+        try:
+            with open(request["stdout"]) as f:
+                out = f.read()
+            with open(request["stderr"]) as f:
+                err = f.read()
+        finally:
+            for name in (request["stdout"], request["stderr"]):
+                try:
+                    os.unlink(name)
+                except FileNotFoundError:
+                    pass
+        if not answer.strip():
+            raise RuntimeError("the doit launcher went away")
+        return int(answer), out, err
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    serve(sys.argv[1])
