@@ -39,7 +39,6 @@ try:
     if get_var("validate", ""):
         CFG.values["app.validate_blobs"] = True  # run_archiver.sh --validate
     ARCHIVE = archive.Archive(CFG)
-    discovery.configure(ARCHIVE.record_limits)
     ARCHIVE.work_dir.mkdir(parents=True, exist_ok=True, mode=0o750)  # not world-readable
     doitdb.prepare(ARCHIVE.layout.dep_file)
     log.setup(CFG, verbose=bool(get_var("verbose", "")))

@@ -54,14 +54,10 @@ def is_sealed(run_dir, seal_path):
         return False
 
 
-# Bounds on one run record (app.max_files_per_run, app.max_bytes_per_run); dodo.py sets them
-# from the config. A run beyond them fails alone, found without listing it all.
+# Bounds on one run record by default (the config's app.max_files_per_run and
+# app.max_bytes_per_run reach scan() as Archive.record_limits). A run beyond them fails
+# alone, found without listing it all.
 LIMITS = {"files": 10000, "bytes": 1 << 30}
-
-
-def configure(limits):
-    """Take the bounds on one run record ({"files": n, "bytes": n}: Archive.record_limits)."""
-    LIMITS.update(limits)
 
 
 def run_number(name):

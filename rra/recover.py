@@ -16,7 +16,7 @@ from pathlib import Path
 import tempfile
 
 from . import atomic, blob, fhiclset
-from .discovery import configure, scan
+from .discovery import scan
 from .errors import EXPECTED, describe
 from .stages import IMPORT, MIGRATE, artdaqdb, files, ucondb, validate
 from .stages import blob as blob_stage
@@ -103,8 +103,7 @@ def _recover(archive, stage, dry_run):
         if archive.ucon.files_object:
             archive.take_listing(archive.ucon.files_object)
     with tempfile.TemporaryDirectory(prefix=".recover.", dir=_mkdir(layout.work_dir)) as tmp:
-        configure(archive.record_limits)
-        for rec in scan(archive.records_dir):
+        for rec in scan(archive.records_dir, limits=archive.record_limits):
             if rec.error:
                 out.failed.append((rec.run, rec.error))
                 continue

@@ -52,7 +52,7 @@ def tasks(archive, forced=(), full=False, counts=None, workers=1):
     else:
         seal_path = "{}/{{}}/validated.md5".format(runs_dir).format
     records = scan(archive.records_dir, archive.settle_seconds, archive.exclude_most_recent_run,
-                   forced=set(forced), seal_path=seal_path)
+                   forced=set(forced), seal_path=seal_path, limits=archive.record_limits)
     sealed_runs = {r.run for r in records if r.sealed}
     sealed = len(sealed_runs)
     records = [r for r in records if not r.sealed]
