@@ -20,6 +20,17 @@ class RunRecord:
     signature: int = None
 
 
+# The sealing rule. A run whose whole chain validated is "sealed": its validation record
+# (and files.json, with ucon_db.files_object) gets the record's signature as its mtime
+# (seal). On every tick, is_sealed compares the two in three stat calls: equal means the
+# record is exactly as archived, and the run loads no task at all, which keeps a no-op tick
+# over 100,000 runs cheap. Any change DAQInterface makes moves the signature: a file added or
+# removed moves the directory's mtime, and the stop time appended to metadata.txt moves that
+# file's mtime. The run is then unsealed, and doit decides by MD5 what to redo. A file
+# edited in place without either moving (by hand, mtime kept) is the one change this cannot
+# see: `doit full=1` checks every run. Only validate:R and files:R seal, with the signature
+# taken when this invocation found the run, so a record that changed while it was archived
+# stays unsealed and is looked at again on the next tick.
 def signature(run_dir):
     """When the record last changed, as far as a cheap check can tell (ns).
 
