@@ -2,7 +2,8 @@
 
     python bench/fhicl_speed.py [--rounds N] [--mb SIZE]
 
-to-JSON: conftoolp.fhicl_to_json(text) against cppjson.dumps(to_document(text)), same output.
+to-JSON: conftoolp.fhicl_to_json(text) against rra.fhicl.to_json(text) (what the store writes: the bytes of
+cppjson.dumps(to_document(text)), made without the tree), same output.
 Export: conftoolp.read_document (dataformat fhicl) of documents stored with write_document,
 against to_fhicl(cppjson.loads(bytes)) of the same stored files (the C++ side also looks the
 document up in its index). Inputs: the 67 golden files (../shared/golden/artdaqdb/fhicl/input)
@@ -21,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rra.fhicl import cppjson, to_document, to_fhicl
+from rra.fhicl import cppjson, to_fhicl, to_json
 
 DATA = Path(__file__).resolve().parents[1] / 'tests' / 'data'
 GOLDEN = DATA / 'golden/artdaqdb/fhicl/input'  # a copy of ../shared/golden/artdaqdb/fhicl/input
@@ -81,13 +82,13 @@ def compare(label, nbytes, rounds, rra, cpp=None):
     return nbytes / best['rra'] / 1e6
 
 
-def to_json(api, texts, rounds, label):
+def compare_to_json(api, texts, rounds, label):
     nbytes = sum(len(t.encode()) for _, t in texts)
-    rra = lambda: [cppjson.dumps(to_document(t, n)) for n, t in texts]
+    rra = lambda: [to_json(t, n) for n, t in texts]
     cpp = api and (lambda: [api.fhicl_to_json(t, n) for n, t in texts])
     if api:
         unstamped = lambda text: _STAMP.sub('', text)
-        same = sum(unstamped(api.fhicl_to_json(t, n)[1]) == unstamped(cppjson.dumps(to_document(t, n)))
+        same = sum(unstamped(api.fhicl_to_json(t, n)[1]) == unstamped(to_json(t, n))
                    for n, t in texts)
         if same != len(texts):
             print('  (!) %d of %d outputs differ from the C++' % (len(texts) - same, len(texts)))
@@ -134,12 +135,12 @@ def main(argv=None):
     big = [('big.fcl', generated(int(args.mb * 1e6)))]
     if GOLDEN.is_dir():
         golden = [(p.name, p.read_text()) for p in sorted(GOLDEN.rglob('*.fcl'))]
-        to_json(api, golden, args.rounds, 'golden (%d files)' % len(golden))
+        compare_to_json(api, golden, args.rounds, 'golden (%d files)' % len(golden))
     else:
         golden = None
         print('golden files left out: no %s' % GOLDEN)
-    rate_small = to_json(api, small, args.rounds, 'generated 50 KB')
-    rate_big = to_json(api, big, 3, 'generated %.1f MB' % args.mb)
+    rate_small = compare_to_json(api, small, args.rounds, 'generated 50 KB')
+    rate_big = compare_to_json(api, big, 3, 'generated %.1f MB' % args.mb)
     print('%-30s %.2f (1.0 = linear in size)' % ('  to-JSON 50 KB rate / big rate', rate_small / rate_big))
     if api:
         if golden:
@@ -150,7 +151,7 @@ def main(argv=None):
         inputs = [('golden' if golden else 'generated 50 KB', golden or small, args.rounds),
                   ('generated %.1f MB' % args.mb, big, 3)]
         for label, texts, rounds in inputs:
-            stored = [cppjson.encode_bytes(cppjson.dumps(to_document(t, n))) for n, t in texts]
+            stored = [cppjson.encode_bytes(to_json(t, n)) for n, t in texts]
             nbytes = sum(len(to_fhicl(cppjson.loads(b)).encode()) for b in stored)
             compare('%s export (rra only)' % label, nbytes, rounds,
                     lambda: [to_fhicl(cppjson.loads(b)) for b in stored])

@@ -105,6 +105,20 @@ def test_golden_documents_have_the_record_shape():
         assert cppjson.encode_bytes(cppjson.dumps(built)) == TS.sub(b'"TS"'[1:-1], raw), path
 
 
+def test_build_text_is_what_build_writes():
+    """The store writes from the texts of a conversion: the same bytes and index fields as from the tree."""
+    for path in golden_docs():
+        doc = cppjson.loads(path.read_bytes())
+        converted = {"document": cppjson.Object([kv for kv in doc["document"] if kv[0] != "search"]),
+                     "comments": doc["comments"]}
+        args = (doc["entities"][0]["name"], doc["collection"], doc["version"], doc["configurations"][0]["name"],
+                doc["runs"][0]["name"], "TS")
+        built = record.build(converted, *args)
+        keys, text = record.build_text(record.build(record.TEXT, *args), cppjson.dumps(converted["document"]),
+                                       cppjson.dumps(converted["comments"]))
+        assert text == cppjson.dumps(built) and keys == record.fields(built), path
+
+
 def test_hashes_document_matches_legacy():
     """The legacy `hashes` entity: the same document from the same md5s."""
     for path in golden_docs():

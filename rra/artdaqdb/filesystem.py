@@ -12,8 +12,8 @@ from ..atomic import fsync_dir
 from ..fhicl import cppjson
 from . import index
 from .errors import ArtdaqDBError
-from .record import (HASHES, SCHEMA, build, fields, hashes_document, parse_hashes, parse_timestamp,
-                     same_document, system_metadata, timestamp)
+from .record import (HASHES, NO_COMMENTS, SCHEMA, TEXT, build, build_text, hashes_document, parse_hashes,
+                     parse_timestamp, same_document, system_metadata, timestamp)
 from .runs import SCHEMA_COLLECTION, ArtdaqDB, Entry, RunState, version_number
 from .uri import filesystem_path
 
@@ -302,13 +302,15 @@ class FilesystemDB(ArtdaqDB):
         self._has_metadata = True
 
     def _convert(self, run, entity, data):
-        """fhicl_to_json of one file (schema converted once per process)."""
-        from ..fhicl import FhiclError, to_document
+        """fhicl_to_json of one file: the C++ texts of its document and comments (schema converted once
+        per process). Texts, not the tree: the stored document is written from them (build_text)."""
+        from ..fhicl import FhiclError
+        from ..fhicl.document import sections
         key = (entity, data) if entity == SCHEMA else None
         if key in self._converted:
             return self._converted[key]
         try:
-            converted = to_document(data.decode('utf-8', 'surrogateescape'), entity)
+            converted = sections(data.decode('utf-8', 'surrogateescape'), entity)
         except FhiclError as e:
             raise self.error('not valid FHiCL: %s' % e, run, '%s.fcl' % entity) from None
         if key:
@@ -318,17 +320,23 @@ class FilesystemDB(ArtdaqDB):
     def _same(self, state, entity, data):
         entry = state.entities[entity]
         stored = self.read(entry.collection, entry.oid, state.run)
-        return same_document(stored, self._convert(state.run, entity, data))
+        document, comments = self._convert(state.run, entity, data)
+        return same_document(stored, {'document': cppjson.loads(document), 'comments': cppjson.loads(comments)})
 
     def _write(self, batch, stop=None):
         batches, stamps = {}, {}
         for run, configuration, version, items, md5s in batch:
             ts = stamps[run] = timestamp()
             for entity, collection, data in items:
-                converted = hashes_document(md5s) if data is None else self._convert(run, entity, data)
-                record = build(converted, entity, collection, version, configuration, run, ts)
+                if data is None:
+                    converted = hashes_document(md5s)
+                    converted = cppjson.dumps(converted['document']), cppjson.dumps(NO_COMMENTS)
+                else:
+                    converted = self._convert(run, entity, data)
+                record = build(TEXT, entity, collection, version, configuration, run, ts)
+                keys, text = build_text(record, *converted)
                 # Kept as bytes and index fields, not as the document's tree: 200 runs at once.
-                batches.setdefault(collection, []).append((fields(record), cppjson.encode_bytes(cppjson.dumps(record))))
+                batches.setdefault(collection, []).append((keys, cppjson.encode_bytes(text)))
             if stop is not None and stop():
                 break  # store what is made; the rest of the batch waits for its own tasks
         self.ensure_metadata()

@@ -4,7 +4,7 @@ import os
 import re
 from datetime import datetime
 
-from ..fhicl.cppjson import Object, escape
+from ..fhicl.cppjson import Object, dumps, escape
 
 TIMESTAMP = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}\Z')
 OID = re.compile(r'[0-9a-f]{24}\Z')
@@ -88,6 +88,20 @@ def build(converted, entity, collection, version, configuration, run, ts):
         ('runs', [named(str(run))]),
         ('attachments', []),
         ('configtype', 'notprovided')])
+
+
+# what build() wraps when the document comes as text (build_text): a stand-in the size of nothing
+TEXT = {'document': Object([('search', [])])}
+
+
+def build_text(record, document, comments):
+    """(index fields, text) of `record` = build(TEXT, ...) with the C++ texts of a fhicl_to_json result's
+    `document` (without search) and `comments` in it (fhicl.document.sections): the bytes dumps() writes
+    of the whole record, without the big tree."""
+    rest = Object(record[2:])
+    # an object's text is '{\n', its pairs joined by ',\n', '\n}': the document's pairs, then search
+    text = f'{{\n"document" : {document[:-2]},\n"search" : [\n\n]\n}},\n"comments" : {comments},\n{dumps(rest)[2:]}'
+    return fields(record), text
 
 
 def same_document(stored, converted):

@@ -107,6 +107,9 @@ _TOKEN = re.compile(r"""\s+|,|(?:\#|//)[^\n]*|'([^']*)'|"((?:[^"\\]|\\.)*)"|([\[
 
 
 def _tokens(text):
+    """schema.fcl's tokens, read leniently. Not rra.fhicl's parser, on purpose: this reader takes commas
+    between a table's entries and the first of a rule's repeated keys, where that parser rejects the
+    first and keeps the last value; moving to it would change which schema files load and how."""
     for m in _TOKEN.finditer(text):
         single, double, punct, word = m.groups()
         if single is not None:

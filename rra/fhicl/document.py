@@ -1,9 +1,10 @@
-"""FHiCL text -> the fhicl_to_json document artdaq_database stores."""
+"""FHiCL text -> the fhicl_to_json document artdaq_database stores: its C++ JSON text (to_json, what the
+store writes) or its cppjson tree (to_document, read back from that text)."""
 import re
 import time
 
 from . import comments as _comments
-from .cppjson import Object, gc_paused
+from .cppjson import escape, loads
 from .parser import parse
 
 _INCLUDE = re.compile(r'#include[ \t\n\v\f\r][^\'"]*')
@@ -30,36 +31,30 @@ def _hide_includes(text):
     return _INCLUDE.sub(lambda m: '%s%d:' % (_INCLUDE_KEY, next(count)), text)
 
 
-def to_document(text, name='notprovided', now=None):
-    """The fhicl_to_json result for FHiCL `text` (a cppjson.Object); FhiclError if invalid."""
-    with gc_paused():
-        return _document(text, name, now)
+def to_json(text, name='notprovided', now=None):
+    """The fhicl_to_json result for FHiCL `text` as the C++ writes it (`cppjson.dumps(to_document(...))`,
+    made straight from the text); FhiclError if invalid."""
+    document, comments = sections(text, name)
+    return (f'{{\n"document" : {document},\n"comments" : {comments},\n"origin" : {{\n"format" : "fhicl",\n'
+            f'"name" : "{escape(name)}",\n"source" : "fhicl_to_json",\n"timestamp" : "{timestamp(now)}"\n}},\n'
+            '"version" : "notprovided",\n"entities" : [\n\n],\n"configurations" : [\n\n]\n}')
 
 
-def _document(text, name, now):
+def sections(text, name='notprovided'):
+    """The `document` and `comments` parts of to_json(text, name), each as the C++ writes it."""
     found = _comments.scan(text)
     prolog, prolog_meta, main, main_meta = parse(_hide_includes(text), name, found)
-    document = _object(
-        ('data', _object(('prolog', prolog), ('main', main))),
-        ('metadata', _object(
-            ('prolog', _object(('type', 'table'), ('comment', '#prolog'), ('children', prolog_meta))),
-            ('main', _object(('type', 'table'), ('comment', '#main'), ('children', main_meta))))))
-    return _object(
-        ('document', document),
-        ('comments', [_object(('linenum', line), ('value', value))
-                      for line, value in _comments.as_json(found)]),
-        ('origin', _object(('format', 'fhicl'), ('name', name), ('source', 'fhicl_to_json'),
-                           ('timestamp', timestamp(now)))),
-        ('version', 'notprovided'),
-        ('entities', []),
-        ('configurations', []),
-    )
+    document = (f'{{\n"data" : {{\n"prolog" : {{\n{prolog}\n}},\n"main" : {{\n{main}\n}}\n}},\n"metadata" : {{\n'
+                f'"prolog" : {{\n"type" : "table",\n"comment" : "#prolog",\n"children" : {{\n{prolog_meta}\n}}\n}},\n'
+                f'"main" : {{\n"type" : "table",\n"comment" : "#main",\n"children" : {{\n{main_meta}\n}}\n}}\n}}\n}}')
+    comments = ',\n'.join([f'{{\n"linenum" : {line},\n"value" : "{escape(value)}"\n}}'
+                           for line, value in _comments.as_json(found)])
+    return document, f'[\n{comments}\n]'
 
 
-def _object(*pairs):
-    obj = Object.__new__(Object)
-    obj += pairs
-    return obj
+def to_document(text, name='notprovided', now=None):
+    """The fhicl_to_json result for FHiCL `text` (a cppjson.Object); FhiclError if invalid."""
+    return loads(to_json(text, name, now))
 
 
 def check(text, name=''):

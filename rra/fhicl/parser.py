@@ -1,11 +1,13 @@
-"""FHiCL syntax as fhicl-cpp parses it in snippet mode, read straight into the fhicl_to_json sections.
+"""FHiCL syntax as fhicl-cpp parses it in snippet mode, written straight as the fhicl_to_json sections' JSON.
 
-One pass builds both halves of a section: its data (raw text kept, strings unquoted,
-nothing resolved) and its metadata (per value its type, the comment on the line above,
-the annotation on its own line, its protection). Within a table a redefinition replaces
-the value in place, as the C++ ordered table does; top-level entries are all kept,
-duplicates included (fhicl-cpp's snippet-mode document is a list there). The parser is
-iterative: nesting depth is limited only by memory.
+One pass writes both halves of a section, as the C++ JSON writer lays them out: its data
+(raw text kept, strings unquoted, nothing resolved) and its metadata (per value its type,
+the comment on the line above, the annotation on its own line, its protection). No tree
+is built: each value becomes one piece of text in each half, each container one piece
+where it opens and one where it closes. Within a table a redefinition replaces the value
+in place, as the C++ ordered table does (the table's pieces are regrouped when it closes);
+top-level entries are all kept, duplicates included (fhicl-cpp's snippet-mode document is
+a list there). The parser is iterative: nesting depth is limited only by memory.
 
 Speed: a key (with its colon) and a scalar value (with the space after it) are one regex
 match each. Anything those do not match goes through the slower functions below, which
@@ -13,7 +15,7 @@ either read it the same way or word the error.
 """
 import re
 
-from .cppjson import Object
+from .cppjson import _needs_escape, escape
 from .errors import FhiclError
 
 _NAME = r'[A-Za-z_][A-Za-z0-9_]*'
@@ -59,9 +61,10 @@ _FAST_VALUE = re.compile(_SCALAR)
 _FAST_ENTRY = re.compile(r'(?!(?:BEGIN|END)_PROLOG(?![A-Za-z0-9_.\[]))' + _FAST_KEY.pattern
                          + '(?:' + _SCALAR + ')?')
 _INCLUDE_KEY = 'fhicl_pound_include_'
-_new = Object.__new__
-# metadata of a scalar without comments, by type
-_PLAIN = {kind: (('type', kind), ('comment', ''), ('annotation', ''))
+# values whose raw text may hold a character the JSON writer escapes (names, numbers, @-words never do)
+_ESCAPABLE = frozenset(['string_doublequoted', 'string_singlequoted', 'complex'])
+# the metadata of a scalar without comment, annotation or protection, after its key, by type
+_PLAIN = {kind: '" : {\n"type" : "%s",\n"comment" : "",\n"annotation" : ""\n}' % kind
           for kind in ['string_doublequoted', 'string_singlequoted', 'complex'] + [k for k, _ in _ATOMS]}
 
 
@@ -80,7 +83,8 @@ class _Source:
 
 
 def parse(text, name='', comments=None):
-    """The sections (prolog, prolog_meta, main, main_meta) of FHiCL text, as cppjson Objects.
+    """The sections of FHiCL text as C++ dialect JSON: (prolog, prolog_meta, main, main_meta), each
+    the inside of its object (what goes between `{\\n` and `\\n}`).
 
     `comments` is {line: comment} (comments.scan of the text before includes were hidden);
     without it every comment and annotation is empty. FhiclError if the text is not FHiCL.
@@ -89,13 +93,24 @@ def parse(text, name='', comments=None):
     includes = _INCLUDE_KEY in text
     src = _Source(text, name)
     n = len(text)
-    skip, fast_entry, fast_value = _SKIP.match, _FAST_ENTRY.match, _FAST_VALUE.match
-    prolog, prolog_meta, main, main_meta = _new(Object), _new(Object), _new(Object), _new(Object)
-    # The open container (its data, its metadata children, whether it is a sequence, where it
-    # opened); the stack holds the ones around it, and is empty at the top level.
-    data, meta, is_seq, open_at = main, main_meta, False, 0
+    skip, fast_entry, fast_value, count = _SKIP.match, _FAST_ENTRY.match, _FAST_VALUE.match, text.count
+    # Comments escaped once: the one above a line (unless it is a // comment or an include), the one on it.
+    above, on = {}, {}
+    for number, comment in found.items():
+        on[number] = escaped = escape(comment)
+        above[number + 1] = '' if comment[0] == '/' or '#include ' in comment else escaped
+    # The output: one list of pieces for data, one for metadata, appended in step (one piece each per
+    # scalar, per container opened, per container closed), so an entry starts at the same index in both.
+    data, meta = [], []
+    data_append, meta_append = data.append, meta.append
+    # The open container: in a table the keys of its entries and where each starts (to redo the
+    # table if a key repeats), in a sequence the index of the next element; where it opened; and the
+    # separator before its next entry. The stack holds the ones around it; empty at the top level.
+    keys, starts, index, is_seq, open_at = [], [], 0, False, 0
+    sep = ''
     stack = []
     in_prolog = seen_main = False
+    main_at = 0
     line_at, line = 0, 1
     pos = skip(text, 0).end()
     expect_value = False
@@ -105,7 +120,8 @@ def parse(text, name='', comments=None):
                 if pos >= n:
                     if in_prolog:
                         raise src.error('BEGIN_PROLOG without END_PROLOG', pos)
-                    return prolog, prolog_meta, main, main_meta
+                    main = data[main_at:], meta[main_at:]
+                    return ''.join(data[:main_at]), ''.join(meta[:main_at]), ''.join(main[0]), ''.join(main[1])
                 if text.startswith(('BEGIN_PROLOG', 'END_PROLOG'), pos):
                     m = _KEYWORD.match(text, pos)
                     if m:
@@ -113,48 +129,57 @@ def parse(text, name='', comments=None):
                             if in_prolog or seen_main:
                                 raise src.error('BEGIN_PROLOG must come first and cannot nest', pos)
                             in_prolog = True
+                            sep = ',\n' if data else ''
                         elif not in_prolog:
                             raise src.error('END_PROLOG without BEGIN_PROLOG', pos)
                         else:
                             in_prolog = False
+                            main_at, sep = len(data), ''
                         pos = skip(text, m.end()).end()
                         continue
                 seen_main = seen_main or not in_prolog
-                data, meta = (prolog, prolog_meta) if in_prolog else (main, main_meta)
             elif pos >= n:
                 raise src.error('unterminated table opened here', open_at)
             elif text[pos] == '}':
-                if len(data) > 1 and len(dict(iter(data))) < len(data):
-                    _redefine(data, meta)
-                data, meta, is_seq, open_at = stack.pop()
+                if len(keys) > 1 and len(set(keys)) < len(keys):
+                    _redefine(data, meta, keys, starts)
+                data_append('\n}')
+                meta_append('\n}\n}')
+                keys, starts, index, is_seq, open_at = stack.pop()
+                sep = ',\n'
                 pos = skip(text, pos + 1).end()
                 expect_value = None  # a value ended: go on to what follows one
             if expect_value is False:
                 # The usual `key: scalar` entries, one match each, while they last.
                 m = fast_entry(text, pos)
                 if m is not None and m.lastindex > 2:
+                    keys_append, starts_append = keys.append, starts.append
                     while m is not None and m.lastindex > 2:
                         i = m.lastindex
                         key, protection, value = m.group(1, 2, i)
-                        node = _new(Object)
+                        kind = m.lastgroup
+                        if kind in _ESCAPABLE and _needs_escape(value):
+                            value = escape(value)
+                        keys_append(key)
+                        starts_append(len(data))
+                        data_append(f'{sep}"{key}" : "{value}"')
                         if found:
                             start = m.start(i)
-                            line += text.count('\n', line_at, start)
+                            line += count('\n', line_at, start)
                             line_at = start
                             if includes and _INCLUDE_KEY in key:
                                 comment = annotation = ''
                             else:
-                                comment = found.get(line - 1, '')
-                                if comment and (comment[0] == '/' or '#include ' in comment):
-                                    comment = ''
-                                annotation = found.get(line, '')
-                            node += (('type', m.lastgroup), ('comment', comment), ('annotation', annotation))
+                                comment, annotation = above.get(line, ''), on.get(line, '')
+                            if comment or annotation or protection:
+                                meta_append(_scalar_meta(sep, key, kind, comment, annotation, protection))
+                            else:
+                                meta_append(f'{sep}"{key}{_PLAIN[kind]}')
+                        elif protection:
+                            meta_append(_scalar_meta(sep, key, kind, '', '', protection))
                         else:
-                            node += _PLAIN[m.lastgroup]
-                        if protection:
-                            node.append(('protection', protection))
-                        data.append((key, value))
-                        meta.append((key, node))
+                            meta_append(f'{sep}"{key}{_PLAIN[kind]}')
+                        sep = ',\n'
                         pos = m.end()
                         m = fast_entry(text, pos)
                     continue
@@ -167,12 +192,12 @@ def parse(text, name='', comments=None):
                 continue
         else:
             if is_seq:
-                key, protection = str(len(data)), None
+                key, protection = str(index), None
+                index += 1
             start = pos
             c = text[pos] if pos < n else ''
             if c == '{' or c == '[':
                 kind = 'table' if c == '{' else 'sequence'
-                value = _new(Object) if kind == 'table' else []
                 pos = skip(text, pos + 1).end()
             elif (m := fast_value(text, pos)) is not None:
                 i = m.lastindex
@@ -185,45 +210,50 @@ def parse(text, name='', comments=None):
                 pos = skip(text, pos).end()
                 if kind == 'string_doublequoted' or kind == 'string_singlequoted':
                     value = value[1:-1]
-            # its metadata
+            # its metadata: type, comment, annotation (not for a table, but for an include's), protection
             if found and not (includes and _INCLUDE_KEY in key):
-                line += text.count('\n', line_at, start)
+                line += count('\n', line_at, start)
                 line_at = start
-                comment = found.get(line - 1, '')
-                if comment and (comment[0] == '/' or '#include ' in comment):
-                    comment = ''
-                if kind == 'table':
-                    pairs = [('type', kind), ('comment', comment)]
-                else:
-                    pairs = [('type', kind), ('comment', comment), ('annotation', found.get(line, ''))]
+                comment = above.get(line, '')
+                annotation = None if kind == 'table' else on.get(line, '')
             elif kind == 'table' and not (includes and _INCLUDE_KEY in key):
-                pairs = [('type', kind), ('comment', '')]
+                comment, annotation = '', None
             else:
-                pairs = [('type', kind), ('comment', ''), ('annotation', '')]
+                comment = annotation = ''
+            head = f'{sep}"{key}" : {{\n"type" : "{kind}",\n"comment" : "{comment}"'
+            if annotation is not None:
+                head = f'{head},\n"annotation" : "{annotation}"'
             if protection:
-                pairs.append(('protection', protection))
-            if kind == 'table' or kind == 'sequence':
-                children = _new(Object)
-                pairs.append(('children', children))
-            node = _new(Object)
-            node += pairs
+                head = f'{head},\n"protection" : "{protection}"'
             # into the open container
-            if is_seq:
-                data.append(value)
+            if not is_seq:
+                keys.append(key)
+                starts.append(len(data))
+                prefix = f'{sep}"{key}" : '
             else:
-                data.append((key, value))
-            meta.append((key, node))
+                prefix = sep
             if kind == 'table' or kind == 'sequence':
-                stack.append((data, meta, is_seq, open_at))
-                data, meta, open_at = value, children, start
+                data_append(prefix + ('{\n' if kind == 'table' else '[\n'))
+                meta_append(head + ',\n"children" : {\n')
+                stack.append((keys, starts, index, is_seq, open_at))
+                sep, open_at = '', start
                 if kind == 'table':
-                    is_seq = expect_value = False
+                    keys, starts, is_seq = [], [], False
+                    expect_value = False
                     continue
-                is_seq = True
+                index, is_seq = 0, True
                 if not text.startswith(']', pos):
                     continue
-                data, meta, is_seq, open_at = stack.pop()
+                data_append('\n]')
+                meta_append('\n}\n}')
+                keys, starts, index, is_seq, open_at = stack.pop()
                 pos = skip(text, pos + 1).end()
+            else:
+                if kind in _ESCAPABLE and _needs_escape(value):
+                    value = escape(value)
+                data_append(f'{prefix}"{value}"')
+                meta_append(head + '\n}')
+            sep = ',\n'
         # A value ended: in a sequence a ',' or ']' follows; in a table the next key.
         while True:
             if not is_seq:
@@ -234,7 +264,10 @@ def parse(text, name='', comments=None):
                 expect_value = True
                 break
             if text.startswith(']', pos):
-                data, meta, is_seq, open_at = stack.pop()
+                data_append('\n]')
+                meta_append('\n}\n}')
+                keys, starts, index, is_seq, open_at = stack.pop()
+                sep = ',\n'
                 pos = skip(text, pos + 1).end()
                 continue
             if pos >= n:
@@ -242,16 +275,33 @@ def parse(text, name='', comments=None):
             raise src.error("expected ',' or ']' in sequence", pos)
 
 
-def _redefine(data, meta):
-    """A table that named a key twice: the first place, the last value (the C++ ordered table)."""
-    first, last = {}, {}
-    for (key, value), pair in zip(data, meta):
-        first.setdefault(key, len(first))
-        last[key] = (key, value), pair
-    del data[:], meta[:]
-    for key in first:
-        data.append(last[key][0])
-        meta.append(last[key][1])
+def _scalar_meta(sep, key, kind, comment, annotation, protection):
+    if protection:
+        return (f'{sep}"{key}" : {{\n"type" : "{kind}",\n"comment" : "{comment}",\n"annotation" : "{annotation}",\n'
+                f'"protection" : "{protection}"\n}}')
+    return f'{sep}"{key}" : {{\n"type" : "{kind}",\n"comment" : "{comment}",\n"annotation" : "{annotation}"\n}}'
+
+
+def _redefine(data, meta, keys, starts):
+    """A table that named a key twice: the first place, the last value (the C++ ordered table).
+
+    Its entries are data[starts[0]:] (and the same in meta); each begins with ',\\n' but the first.
+    """
+    first = starts[0]
+    bounds = starts + [len(data)]
+    last = {}
+    for j, key in enumerate(keys):
+        last[key] = bounds[j], bounds[j + 1]
+    new_data, new_meta = [], []
+    for a, b in last.values():
+        d, m = data[a:b], meta[a:b]
+        sep = ',\n' if new_data else ''
+        d[0] = sep + d[0].removeprefix(',\n')
+        m[0] = sep + m[0].removeprefix(',\n')
+        new_data += d
+        new_meta += m
+    data[first:] = new_data
+    meta[first:] = new_meta
 
 
 def _key(src, pos):
