@@ -1,6 +1,6 @@
 """rra's FHiCL engine against the C++ library, side by side in one process: MB/s and the ratio.
 
-    python bench/fhicl_speed.py [--rounds N] [--mb SIZE]
+    python bench/fhicl_speed.py [--rounds N] [--mb SIZE] [--corpus DIR ...]
 
 to-JSON: conftoolp.fhicl_to_json(text) against rra.fhicl.to_json(text) (what the store writes: the bytes of
 cppjson.dumps(to_document(text)), made without the tree), same output.
@@ -127,6 +127,8 @@ def main(argv=None):
     parser.add_argument('--rounds', type=int, default=7,
                         help='alternating rounds for small inputs (3 for the big one)')
     parser.add_argument('--mb', type=float, default=5.0, help='size of the big generated file in MB')
+    parser.add_argument('--corpus', action='append', default=[], metavar='DIR',
+                        help='also to-JSON every .fcl under DIR (repeatable), e.g. real DAQ configurations')
     args = parser.parse_args(argv)
     api, why = conftoolp()
     if api is None:
@@ -139,6 +141,9 @@ def main(argv=None):
     else:
         golden = None
         print('golden files left out: no %s' % GOLDEN)
+    for corpus in args.corpus:
+        texts = [(p.name, p.read_text()) for p in sorted(Path(corpus).rglob('*.fcl'))]
+        compare_to_json(api, texts, args.rounds, '%s (%d files)' % (Path(corpus).name, len(texts)))
     rate_small = compare_to_json(api, small, args.rounds, 'generated 50 KB')
     rate_big = compare_to_json(api, big, 3, 'generated %.1f MB' % args.mb)
     print('%-30s %.2f (1.0 = linear in size)' % ('  to-JSON 50 KB rate / big rate', rate_small / rate_big))
