@@ -70,6 +70,7 @@ def _store(cfg, layout, run, fhicl_dir, marker_path, batch, record_dirs):
                 continue  # its own task will say so
             todo.append((other, m["config_name"], f, layout.artdaqdb_marker(other)))
     todo, results = _store_many(db, run, todo)
+    written = []  # (marker path, fields): written together, once the documents are durable
     for (r, _, _, marker), result in zip(todo, results):
         if result.kept:
             log.warning("[run %s] [artdaqdb] %s no longer in the run record: artdaqDB keeps the archived "
@@ -84,7 +85,8 @@ def _store(cfg, layout, run, fhicl_dir, marker_path, batch, record_dirs):
         else:
             log.info("[run %s] [artdaqdb] nothing stored: artdaqDB already holds this FHiCL set "
                      "as %s", r, state.version)
-        write_marker(cfg, state, result.md5, marker)
+        written.append((marker, marker_fields(cfg, state, result.md5)))
+    markers.write_many(written)
 
 
 def _store_many(db, run, todo):
@@ -156,10 +158,14 @@ def matches(cfg, run, fhicl_dir):
 
 
 def write_marker(cfg, state, md5s, marker_path):
-    markers.write(marker_path, {
+    markers.write(marker_path, marker_fields(cfg, state, md5s))
+
+
+def marker_fields(cfg, state, md5s):
+    return {
         "database_uri": redact(cfg["artdaq_db.database_uri"]),
         "configuration": state.configuration,
         "version": state.version,
         "stored_at": state.stored_at,
         "entities": md5s,
-    })
+    }

@@ -179,3 +179,35 @@ def test_error_carries_run_file_uri():
     e = ArtdaqDBError("boom", run=7, file="a.fcl", uri="filesystemdb:///x")
     assert str(e) == "artdaqDB filesystemdb:///x: run 7: a.fcl: boom"
     assert (e.run, e.file, e.uri, e.message) == (7, "a.fcl", "filesystemdb:///x", "boom")
+
+
+def test_a_document_written_from_its_parts_is_the_whole_written_at_once():
+    """record.encode (the `document` text made once, the bookkeeping per run) gives dumps' bytes."""
+    from rra.fhicl import to_document
+    deep = "".join("t%d: {\n" % n for n in range(260)) + "x: 1\n" + "}\n" * 260  # past dumps' recursion switch
+    odd = 'comments: "a \\"quoted\\" \\t tab \\\\ \xe9"\nsearch: [1, 2]  # a note\n'
+    converted = [{"document": cppjson.Object([kv for kv in doc["document"] if kv[0] != "search"]),
+                  "comments": doc["comments"]} for doc in map(cppjson.loads, map(Path.read_bytes, golden_docs()))]
+    converted += [to_document(deep, "deep"), to_document(odd, "odd"), record.hashes_document({"a": "1" * 32})]
+    for conv in converted:
+        whole = record.build(conv, 'e "q"', "RunHistory", "7/c", "7/c", 7, "TS")
+        rest = record.shell(conv.get("comments"), 'e "q"', "RunHistory", "7/c", "7/c", 7, "TS")
+        document = cppjson.dumps(record.searchable(conv["document"]))
+        assert record.encode(document, rest) == cppjson.encode_bytes(cppjson.dumps(whole))
+
+
+def test_document_key_is_the_document_part_alone():
+    from rra.artdaqdb.filesystem import document_key
+    docs = [path.read_bytes() for path in golden_docs()]
+    keys = [document_key(raw) for raw in docs]
+    assert None not in keys
+    for raw, key in zip(docs, keys):
+        doc = cppjson.loads(raw)
+        other = cppjson.Object(list(doc))
+        other["runs"], other["version"] = [cppjson.Object([("name", "99"), ("assigned", "TS")])], "99/x"
+        assert document_key(cppjson.encode_bytes(cppjson.dumps(other))) == key  # bookkeeping aside
+        changed = cppjson.loads(raw)
+        changed["document"]["data"]["main"].append(("comments", "x"))  # a key the layout also has
+        assert document_key(cppjson.encode_bytes(cppjson.dumps(changed))) != key
+    assert len(set(keys)) == len({json.dumps(json.loads(raw)["document"]) for raw in docs})
+    assert document_key(b'{"document":{}}') is None and document_key(b'{\n"document" : {\n') is None

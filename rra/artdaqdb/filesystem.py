@@ -1,19 +1,21 @@
 """The native filesystemdb backend: the C++ library's on-disk format, written and read in pure Python."""
 import contextlib
+import hashlib
 import json
 import logging
 import os
 import uuid
+from collections import OrderedDict
 from pathlib import Path
 
 import filelock
 
-from ..atomic import fsync_dir
+from ..atomic import fsync_all, fsync_dir, fsync_dirs
 from ..fhicl import cppjson
 from . import index
 from .errors import ArtdaqDBError
-from .record import (HASHES, SCHEMA, build, fields, hashes_document, parse_hashes, parse_timestamp,
-                     same_document, system_metadata, timestamp)
+from .record import (HASHES, SCHEMA, encode, fields, hashes_document, parse_hashes, parse_timestamp,
+                     same_document, searchable, shell, system_metadata, timestamp)
 from .runs import SCHEMA_COLLECTION, ArtdaqDB, Entry, RunState, version_number
 from .uri import filesystem_path
 
@@ -23,6 +25,7 @@ HOST = os.uname().nodename
 LOCK_TIMEOUT = 600
 POLL = 0.005  # seconds between lock attempts: locks are held for one index write, milliseconds
 RUN_LOCKS = 64
+MEMO_CHARS = 32 << 20  # per cache below: consecutive runs mostly store and export the same files
 log = logging.getLogger(__name__)
 
 
@@ -39,6 +42,8 @@ class FilesystemDB(ArtdaqDB):
         super().__init__(uri, fcl_conf_dir)
         self.path = Path(filesystem_path(self.uri))
         self._converted = {}
+        self._documents = _Memo(MEMO_CHARS)  # (entity, sha256 of the file) -> (stored `document` text, comments)
+        self._exports = _Memo(MEMO_CHARS)  # sha256 of a stored `document` text -> its exported FHiCL
 
     # -- reading -------------------------------------------------------------------------
     def collections(self):
@@ -121,11 +126,23 @@ class FilesystemDB(ArtdaqDB):
             raise self.error('run is not archived', run)
         texts = {}
         for entity, entry in state.entities.items():
+            path = self.path / entry.collection / ('%s.json' % entry.oid)
             try:
-                texts['%s.fcl' % entity] = to_fhicl(self.read(entry.collection, entry.oid, run))
-            except FhiclError as e:
-                raise self.error('cannot export %s: %s' % (entity, e), run, '%s/%s.json' % (
-                    entry.collection, entry.oid)) from None
+                data = path.read_bytes()
+            except OSError as e:
+                raise self.error('indexed document cannot be read: %s' % e.strerror, run, str(path)) from None
+            key = document_key(data)
+            text = self._exports.get(key)
+            if text is None:
+                try:
+                    text = to_fhicl(cppjson.loads(data))
+                except cppjson.JSONError as e:
+                    raise self.error('document is not valid JSON: %s' % e, run, str(path)) from None
+                except FhiclError as e:
+                    raise self.error('cannot export %s: %s' % (entity, e), run, '%s/%s.json' % (
+                        entry.collection, entry.oid)) from None
+                self._exports.put(key, text, len(text))
+            texts['%s.fcl' % entity] = text
         return texts
 
     # -- writing -------------------------------------------------------------------------
@@ -140,8 +157,9 @@ class FilesystemDB(ArtdaqDB):
     def write_files(self, files):
         """Replace each path with its data: temp files in the root, written, then all fsynced, then renamed.
 
-        Syncing after all writes lets the first fsync commit the others' data too.
-        The caller fsyncs the directories when the renames must be durable.
+        The fsyncs are in flight together (atomic.fsync_all), so the file system commits
+        them together instead of once per document. The caller fsyncs the directories
+        when the renames must be durable.
         """
         pending = []
         try:
@@ -151,8 +169,8 @@ class FilesystemDB(ArtdaqDB):
                 view = memoryview(data)
                 while view:
                     view = view[os.write(pending[-1][0], view):]
+            fsync_all(fd for fd, _, _ in pending)
             for item in pending:
-                os.fsync(item[0])
                 os.close(item[0])
                 item[0] = None
             for fd, tmp, path in pending:
@@ -315,6 +333,23 @@ class FilesystemDB(ArtdaqDB):
             self._converted[key] = converted
         return converted
 
+    def _document(self, run, entity, data, md5s):
+        """(text of the stored `document` part, comments) of one file (data None: the hashes entity).
+
+        A file is converted once per process: the runs of a catch-up mostly hold the same
+        files (schema, settings, the configuration's FHiCL), and only their bookkeeping differs.
+        """
+        if data is None:
+            converted = hashes_document(md5s)
+            return cppjson.dumps(searchable(converted['document'])), converted.get('comments')
+        key = (entity, hashlib.sha256(data).digest())
+        found = self._documents.get(key)
+        if found is None:
+            converted = self._convert(run, entity, data)
+            found = cppjson.dumps(searchable(converted['document'])), converted.get('comments')
+            self._documents.put(key, found, len(found[0]))
+        return found
+
     def _same(self, state, entity, data):
         entry = state.entities[entity]
         stored = self.read(entry.collection, entry.oid, state.run)
@@ -325,10 +360,10 @@ class FilesystemDB(ArtdaqDB):
         for run, configuration, version, items, md5s in batch:
             ts = stamps[run] = timestamp()
             for entity, collection, data in items:
-                converted = hashes_document(md5s) if data is None else self._convert(run, entity, data)
-                record = build(converted, entity, collection, version, configuration, run, ts)
+                document, comments = self._document(run, entity, data, md5s)
+                rest = shell(comments, entity, collection, version, configuration, run, ts)
                 # Kept as bytes and index fields, not as the document's tree: 200 runs at once.
-                batches.setdefault(collection, []).append((fields(record), cppjson.encode_bytes(cppjson.dumps(record))))
+                batches.setdefault(collection, []).append((fields(rest), encode(document, rest)))
             if stop is not None and stop():
                 break  # store what is made; the rest of the batch waits for its own tasks
         self.ensure_metadata()
@@ -352,8 +387,7 @@ class FilesystemDB(ArtdaqDB):
         for collection in order:
             (self.path / collection).mkdir(parents=True, exist_ok=True)
         self.write_files([(self.path / c / ('%s.json' % f['oid']), data) for c in order for f, data in batches[c]])
-        for collection in order:
-            fsync_dir(self.path / collection)
+        fsync_dirs(self.path / collection for collection in order)
         for collection in order:
             with self.lock(collection):
                 idx = self.index(collection)
@@ -365,6 +399,51 @@ class FilesystemDB(ArtdaqDB):
                 except BaseException:
                     index.forget(self.path / collection / index.NAME)
                     raise
+
+
+_DOCUMENT = b'{\n"document" : '
+_EXTENT = json.JSONDecoder(strict=False)  # (finds where a JSON value ends; cppjson reads it)
+
+
+def document_key(data):
+    """sha256 of a stored record's `document` value, as written; None if the layout is another.
+
+    The export of a record (to_fhicl) depends on its `document` alone, not on the
+    bookkeeping around it that differs per run, so equal keys export equal FHiCL.
+    """
+    if not data.startswith(_DOCUMENT):
+        return None
+    text = data.decode('utf-8', 'surrogateescape')
+    try:
+        end = _EXTENT.raw_decode(text, len(_DOCUMENT))[1]
+    except (ValueError, RecursionError):
+        return None
+    return hashlib.sha256(text[len(_DOCUMENT):end].encode('utf-8', 'surrogateescape')).digest()
+
+
+class _Memo:
+    """A per-process cache of results by key, the least recently used dropped beyond `limit` in size."""
+
+    def __init__(self, limit):
+        self.limit, self.size, self.items = limit, 0, OrderedDict()
+
+    def get(self, key):
+        found = self.items.get(key) if key is not None else None
+        if found is not None:
+            self.items.move_to_end(key)
+            return found[0]
+        return None
+
+    def put(self, key, value, size):
+        if key is None or size > self.limit:
+            return
+        old = self.items.pop(key, None)
+        if old is not None:
+            self.size -= old[1]
+        self.items[key] = (value, size)
+        self.size += size
+        while self.size > self.limit:
+            self.size -= self.items.popitem(last=False)[1][1]
 
 
 def _own(prefix):

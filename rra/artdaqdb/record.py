@@ -4,7 +4,7 @@ import os
 import re
 from datetime import datetime
 
-from ..fhicl.cppjson import Object, escape
+from ..fhicl.cppjson import Object, dumps, encode_bytes, escape
 
 TIMESTAMP = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}\Z')
 OID = re.compile(r'[0-9a-f]{24}\Z')
@@ -64,14 +64,21 @@ def parse_hashes(record):
 
 def build(converted, entity, collection, version, configuration, run, ts):
     """The stored document for one entity: fhicl_to_json output wrapped in the C++ bookkeeping."""
-    document = converted['document']
-    if 'search' not in document:
-        document = Object(list(document) + [('search', [])])
+    return Object([('document', searchable(converted['document']))]
+                  + shell(converted.get('comments'), entity, collection, version, configuration, run, ts))
+
+
+def searchable(document):
+    """The `document` part as stored: with its (empty) `search` list."""
+    return document if 'search' in document else Object(list(document) + [('search', [])])
+
+
+def shell(comments, entity, collection, version, configuration, run, ts):
+    """Everything of the stored document after `document`: comments and the C++ bookkeeping."""
     named = lambda name: Object([('name', name), ('assigned', ts)])
     event = lambda kind, name: Object([('event', kind), ('timestamp', ts), ('value', named(name))])
     return Object([
-        ('document', document),
-        ('comments', converted.get('comments') or [c.copy() for c in NO_COMMENTS]),
+        ('comments', comments or [c.copy() for c in NO_COMMENTS]),
         ('origin', Object([('format', 'fhicl'), ('name', entity), ('source', 'fhicl_to_json'),
                            ('timestamp', ts), ('created', ts), ('rawdata', [])])),
         ('version', version),
@@ -88,6 +95,16 @@ def build(converted, entity, collection, version, configuration, run, ts):
         ('runs', [named(str(run))]),
         ('attachments', []),
         ('configtype', 'notprovided')])
+
+
+def encode(document_json, rest):
+    """The stored bytes of Object([('document', D)] + rest), given D's text (cppjson.dumps(D)).
+
+    The C++ layout has no indentation, so a value is written the same wherever it
+    sits: D's text is made once for every run storing the same file, and only the
+    bookkeeping is written per run. Same bytes as encode_bytes(dumps(the whole)).
+    """
+    return encode_bytes('{\n"document" : %s,\n%s' % (document_json, dumps(rest)[2:]))
 
 
 def same_document(stored, converted):
