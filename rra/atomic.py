@@ -114,7 +114,8 @@ def replace_dir(path, files, durable=True):
     The new set is written (and synced, if durable) in a sibling temp dir, then
     swapped in; between the two renames path does not exist, which every reader
     treats as "not built yet", never as complete. durable=False suits sets that
-    can be rebuilt and are checked when read (a crash may leave them empty).
+    can be rebuilt and are checked when read (a crash may leave them empty, or
+    undo the swap: nothing is fsynced then).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -134,7 +135,8 @@ def replace_dir(path, files, durable=True):
                                         dir=path.parent))
             os.rename(path, old / "set")
         os.rename(tmp, path)
-        fsync_dir(path.parent)
+        if durable:
+            fsync_dir(path.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
