@@ -84,8 +84,10 @@ class FilesystemDB(ArtdaqDB):
 
     def latest(self, run):
         run = int(run)
-        docs = [(c, oid, version, entities, configs) for c in self.collections()
-                for oid, version, entities, configs in self.index(c).run_docs(run)]
+        collections = self.collections()
+        indexes = [self.index(c) for c in collections]  # one look at each, for the whole answer
+        docs = [(c, oid, version, entities, configs) for c, idx in zip(collections, indexes)
+                for oid, version, entities, configs in idx.run_docs(run)]
         commits = [(configs[0], version) for c, oid, version, entities, configs in docs
                    if c == SCHEMA_COLLECTION and SCHEMA in entities and configs and version]
         if not commits:
@@ -101,23 +103,12 @@ class FilesystemDB(ArtdaqDB):
                     if old is None or v > old.version or (v == old.version and oid < old.oid):
                         best[entity] = Entry(c, v, oid)
         entities = dict(sorted(best.items()))
-        state = RunState(run, configuration, version, self._stored_at(configuration), entities)
+        state = RunState(run, configuration, version, _stored_at(configuration, indexes), entities)
         hashes = entities.get(HASHES)
         known = parse_hashes(self.read(hashes.collection, hashes.oid, run)) if hashes else {}
         state.md5 = {e: (known.get(e) if hashes and entry.version <= hashes.version else None)
                      for e, entry in entities.items() if e not in (SCHEMA, HASHES)}
         return state
-
-    def _stored_at(self, configuration):
-        stamps = [t for c in self.collections()
-                  for t in self.index(c).data['configurations.assigned'].get(configuration, ())]
-        valid = []
-        for t in stamps:
-            try:
-                valid.append((parse_timestamp(t), t))
-            except ValueError:
-                pass
-        return max(valid)[1] if valid else None
 
     def exported(self, run):
         from ..fhicl import FhiclError, to_fhicl
@@ -399,6 +390,18 @@ class FilesystemDB(ArtdaqDB):
                 except BaseException:
                     index.forget(self.path / collection / index.NAME)
                     raise
+
+
+def _stored_at(configuration, indexes):
+    """The newest valid stamp at which a configuration was assigned, None if none."""
+    stamps = [t for idx in indexes for t in idx.data['configurations.assigned'].get(configuration, ())]
+    valid = []
+    for t in stamps:
+        try:
+            valid.append((parse_timestamp(t), t))
+        except ValueError:
+            pass
+    return max(valid)[1] if valid else None
 
 
 _DOCUMENT = b'{\n"document" : '
