@@ -9,6 +9,9 @@ import tempfile
 from pathlib import Path
 
 
+SYNC_THREADS = 16  # fsyncs in flight at once: the file system commits them together
+
+
 def fsync_dir(path):
     """Make a rename in this directory durable."""
     fd = os.open(str(path), os.O_RDONLY | os.O_DIRECTORY)
@@ -16,6 +19,36 @@ def fsync_dir(path):
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_all(fds):
+    """fsync every file descriptor of fds; each is durable when this returns.
+
+    Several are synced concurrently: one fsync after another makes the file system
+    commit its journal once per file (a store of 50 runs writes 700 documents), while
+    fsyncs in flight together are committed together. Raises the first error.
+    """
+    fds = list(fds)
+    if len(fds) < 2:
+        for fd in fds:
+            os.fsync(fd)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(min(len(fds), SYNC_THREADS)) as pool:  # no thread outlives the call (fork)
+        for _ in pool.map(os.fsync, fds):
+            pass
+
+
+def fsync_dirs(paths):
+    """fsync_dir for each distinct directory of paths, concurrently."""
+    fds = []
+    try:
+        for path in dict.fromkeys(str(p) for p in paths):
+            fds.append(os.open(path, os.O_RDONLY | os.O_DIRECTORY))
+        fsync_all(fds)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def write_bytes(path, data, mode=0o644):
@@ -40,13 +73,49 @@ def write_text(path, text, mode=0o644):
     write_bytes(path, text.encode("utf-8"), mode)
 
 
+def write_many(items, mode=0o644):
+    """write_bytes for each (path, data) of items, synced together: every temp file is written,
+    then all are fsynced, renamed, and their directories fsynced.
+
+    Each file is replaced atomically and is durable when this returns; one that could
+    not be written leaves its path as it was (the ones before it may be replaced).
+    """
+    pending = []  # [fd or None, tmp, path]
+    try:
+        for path, data in items:
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+            pending.append([fd, tmp, path])
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        fsync_all(fd for fd, _, _ in pending)
+        for item in pending:
+            os.close(item[0])
+            item[0] = None
+            os.chmod(item[1], mode)
+        for item in pending:
+            os.replace(item[1], item[2])
+            item[1] = None
+    except BaseException:
+        for fd, tmp, _ in pending:
+            if fd is not None:
+                os.close(fd)
+            if tmp is not None:
+                remove(tmp)
+        raise
+    fsync_dirs(path.parent for _, _, path in pending)
+
+
 def replace_dir(path, files, durable=True):
     """Make directory path hold exactly files ({name: bytes}), all or nothing.
 
     The new set is written (and synced, if durable) in a sibling temp dir, then
     swapped in; between the two renames path does not exist, which every reader
     treats as "not built yet", never as complete. durable=False suits sets that
-    can be rebuilt and are checked when read (a crash may leave them empty).
+    can be rebuilt and are checked when read (a crash may leave them empty, or
+    undo the swap: nothing is fsynced then).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +135,8 @@ def replace_dir(path, files, durable=True):
                                         dir=path.parent))
             os.rename(path, old / "set")
         os.rename(tmp, path)
-        fsync_dir(path.parent)
+        if durable:
+            fsync_dir(path.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -11,7 +11,16 @@ from . import atomic
 
 def write(path, fields):
     """Write a marker (sorted keys: equal content gives equal bytes, so doit can cut off)."""
-    atomic.write_text(path, json.dumps(fields, indent=1, sort_keys=True) + "\n")
+    atomic.write_bytes(path, _text(fields))
+
+
+def write_many(items):
+    """write() for each (path, fields) of items, synced together (the markers of a store batch)."""
+    atomic.write_many((path, _text(fields)) for path, fields in items)
+
+
+def _text(fields):
+    return (json.dumps(fields, indent=1, sort_keys=True) + "\n").encode("utf-8")
 
 
 def read(path):

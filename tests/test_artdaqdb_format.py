@@ -193,3 +193,20 @@ def test_error_carries_run_file_uri():
     e = ArtdaqDBError("boom", run=7, file="a.fcl", uri="filesystemdb:///x")
     assert str(e) == "artdaqDB filesystemdb:///x: run 7: a.fcl: boom"
     assert (e.run, e.file, e.uri, e.message) == (7, "a.fcl", "filesystemdb:///x", "boom")
+
+
+def test_document_key_is_the_document_part_alone():
+    from rra.artdaqdb.filesystem import document_key
+    docs = [path.read_bytes() for path in golden_docs()]
+    keys = [document_key(raw) for raw in docs]
+    assert None not in keys
+    for raw, key in zip(docs, keys):
+        doc = cppjson.loads(raw)
+        other = cppjson.Object(list(doc))
+        other["runs"], other["version"] = [cppjson.Object([("name", "99"), ("assigned", "TS")])], "99/x"
+        assert document_key(cppjson.encode_bytes(cppjson.dumps(other))) == key  # bookkeeping aside
+        changed = cppjson.loads(raw)
+        changed["document"]["data"]["main"].append(("comments", "x"))  # a key the layout also has
+        assert document_key(cppjson.encode_bytes(cppjson.dumps(changed))) != key
+    assert len(set(keys)) == len({json.dumps(json.loads(raw)["document"]) for raw in docs})
+    assert document_key(b'{"document":{}}') is None and document_key(b'{\n"document" : {\n') is None

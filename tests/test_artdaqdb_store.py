@@ -274,3 +274,25 @@ def test_a_stop_cuts_a_store_batch_short_and_leaves_it_whole(db):
     rest = db.store_many(runs[2:])
     assert [r.run for r in rest] == [3, 4, 5, 6] and db.runs() == [1, 2, 3, 4, 5, 6]
     assert check(db) == []
+
+
+def test_files_met_again_are_stored_and_exported_as_the_first_time(tmp_path, records):
+    """The per-process caches (a file converted once, a document exported once) change no byte."""
+    import re
+    stamp = re.compile(rb'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}')
+    config, files = fhicl_set(records, 2000)
+    again = dict(files, **{"metadata.fcl": files["metadata.fcl"] + b"\nextra: 1\n"})
+    warm = open_artdaqdb("filesystemdb://%s" % (tmp_path / "warm"))
+    warm.store(1, config, files)
+    assert warm.exported(1)
+    warm.store(2, config, again)
+    cold = open_artdaqdb("filesystemdb://%s" % (tmp_path / "cold"))
+    cold.store(2, config, again)
+    for entity, entry in cold.latest(2).entities.items():
+        written = [stamp.sub(b"TS", (d.path / entry.collection / ("%s.json" % entry.oid)).read_bytes())
+                   for d in (warm, cold)]
+        assert written[0] == written[1], entity
+    exports = warm.exported(2)
+    assert exports == cold.exported(2) == {
+        "%s.fcl" % e: to_fhicl(cold.read(x.collection, x.oid)) for e, x in cold.latest(2).entities.items()}
+    assert warm.exported(1)["metadata.fcl"] != exports["metadata.fcl"]

@@ -1,8 +1,10 @@
 """doit's runner, patched in two places: pinned to the doit releases pyproject.toml allows.
 
 doit has no hook for an exit code per kind of failure (rra/exitcodes.py wraps
-Runner._handle_task_error) nor for a gentle stop on a signal (rra/shutdown.py wraps
-Runner.run_all and sets _stop_running, which run_tasks and MRunner.get_next_job read).
+Runner._handle_task_error), for a gentle stop on a signal (rra/shutdown.py wraps
+Runner.run_all and sets _stop_running, which run_tasks and MRunner.get_next_job read), nor
+for running `-n 1` in its own process (rra/shutdown.py wraps Run._execute, whose signature
+doit reads to pass the options).
 Each patch lives in one module. This test pins the source of every doit method they wrap
 or rely on, as it is in each allowed release (doit 0.36.0 and 0.37.0: the same); a doit
 whose code differs fails here, naming the method, before a production cron tick would
@@ -25,7 +27,7 @@ PINNED = {
     "Runner.run_all": "e2e888785a45f37b",             # wrapped by shutdown
     "MRunner.get_next_job": "a2f9bb633decbe4a",       # reads _stop_running (doit -n N)
     "MRunner.run_tasks": "3021eddf5d73870c",
-    "Run._execute": "bdc8794780d16746",               # picks Runner/MRunner/MThreadRunner
+    "Run._execute": "bdc8794780d16746",               # wrapped by shutdown; picks the runner class
 }
 
 
@@ -49,9 +51,12 @@ def test_each_patch_is_installed_in_one_place_and_every_runner_inherits_it():
         for cls in (runner.Runner, runner.MRunner, runner.MThreadRunner):
             assert cls._handle_task_error is exitcodes._handle
             assert cls.run_all is shutdown._run_all_gently
+        assert cmd_run.Run._execute is shutdown._execute_one_here
+        assert inspect.signature(cmd_run.Run._execute) == inspect.signature(shutdown._execute)
     finally:  # this test process is not an archiver: doit's own code and signal handling back
         import signal
         runner.Runner._handle_task_error = exitcodes._handle_task_error
         runner.Runner.run_all = shutdown._run_all
+        cmd_run.Run._execute = shutdown._execute
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

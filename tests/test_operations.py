@@ -199,3 +199,15 @@ def test_exit_codes_failed_run_is_1_blocked_dependents_too_bug_is_2(tmp_path, se
                           capture_output=True, text=True, cwd=str(tmp_path),
                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert proc.returncode == code, proc.stdout + proc.stderr
+
+
+def test_one_worker_runs_the_tasks_in_doits_own_process(monkeypatch):
+    """doit -n 1 runs as without -n (one worker process only adds a round trip per task); -n 2 forks."""
+    import inspect
+    from rra import shutdown
+    seen = []
+    monkeypatch.setattr(shutdown, "_execute", lambda self, outfile, **kw: seen.append(kw["num_process"]))
+    for n in (0, 1, 2):
+        shutdown._execute_one_here(None, None, num_process=n, par_type="process")
+    assert seen == [0, 0, 2]
+    assert "num_process" in inspect.signature(shutdown._execute_one_here).parameters  # doit passes options by name

@@ -211,6 +211,21 @@ def test_tls_verified_by_default(tmp_path, cert, caplog):
         assert insecure.keys() == ["1"]
 
 
+def test_the_environment_applies_as_requests_applies_it(tmp_path, cert, server, monkeypatch):
+    """Proxies, NO_PROXY and REQUESTS_CA_BUNDLE are read once per client, with requests' own rules."""
+    certfile, keyfile = cert
+    for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # (nothing listens on the discard port)
+    with pytest.raises(UconDBConnectionError):
+        UconDB(server.url, "test01", "configuration", **FAST).version()
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert UconDB(server.url, "test01", "configuration", **FAST).version()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certfile))
+    with TestServer(tmp_path / "s.sqlite", password=PASSWORD, certfile=certfile, keyfile=keyfile) as srv:
+        assert UconDB(srv.url, "test01", "configuration", **FAST).version()
+
+
 def test_factory(tmp_path, server):
     assert isinstance(open_ucondb(server.url, "f", "o"), UconDB)
     local = open_ucondb(f"sqlite://{tmp_path}/u.sqlite", "f", "o", user="ignored", timeout=3)

@@ -1,14 +1,16 @@
 """The native filesystemdb backend: the C++ library's on-disk format, written and read in pure Python."""
 import contextlib
+import hashlib
 import json
 import logging
 import os
 import uuid
+from collections import OrderedDict
 from pathlib import Path
 
 import filelock
 
-from ..atomic import fsync_dir
+from ..atomic import fsync_all, fsync_dir, fsync_dirs
 from ..fhicl import cppjson
 from . import index
 from .errors import ArtdaqDBError
@@ -23,6 +25,7 @@ HOST = os.uname().nodename
 LOCK_TIMEOUT = 600
 POLL = 0.005  # seconds between lock attempts: locks are held for one index write, milliseconds
 RUN_LOCKS = 64
+MEMO_CHARS = 32 << 20  # per cache below: consecutive runs mostly store and export the same files
 log = logging.getLogger(__name__)
 
 
@@ -39,6 +42,8 @@ class FilesystemDB(ArtdaqDB):
         super().__init__(uri, fcl_conf_dir)
         self.path = Path(filesystem_path(self.uri))
         self._converted = {}
+        self._documents = _Memo(MEMO_CHARS)  # (entity, sha256 of the file) -> (stored `document` text, comments)
+        self._exports = _Memo(MEMO_CHARS)  # sha256 of a stored `document` text -> its exported FHiCL
 
     # -- reading -------------------------------------------------------------------------
     def collections(self):
@@ -79,8 +84,10 @@ class FilesystemDB(ArtdaqDB):
 
     def latest(self, run):
         run = int(run)
-        docs = [(c, oid, version, entities, configs) for c in self.collections()
-                for oid, version, entities, configs in self.index(c).run_docs(run)]
+        collections = self.collections()
+        indexes = [self.index(c) for c in collections]  # one look at each, for the whole answer
+        docs = [(c, oid, version, entities, configs) for c, idx in zip(collections, indexes)
+                for oid, version, entities, configs in idx.run_docs(run)]
         commits = [(configs[0], version) for c, oid, version, entities, configs in docs
                    if c == SCHEMA_COLLECTION and SCHEMA in entities and configs and version]
         if not commits:
@@ -96,23 +103,12 @@ class FilesystemDB(ArtdaqDB):
                     if old is None or v > old.version or (v == old.version and oid < old.oid):
                         best[entity] = Entry(c, v, oid)
         entities = dict(sorted(best.items()))
-        state = RunState(run, configuration, version, self._stored_at(configuration), entities)
+        state = RunState(run, configuration, version, _stored_at(configuration, indexes), entities)
         hashes = entities.get(HASHES)
         known = parse_hashes(self.read(hashes.collection, hashes.oid, run)) if hashes else {}
         state.md5 = {e: (known.get(e) if hashes and entry.version <= hashes.version else None)
                      for e, entry in entities.items() if e not in (SCHEMA, HASHES)}
         return state
-
-    def _stored_at(self, configuration):
-        stamps = [t for c in self.collections()
-                  for t in self.index(c).data['configurations.assigned'].get(configuration, ())]
-        valid = []
-        for t in stamps:
-            try:
-                valid.append((parse_timestamp(t), t))
-            except ValueError:
-                pass
-        return max(valid)[1] if valid else None
 
     def exported(self, run):
         from ..fhicl import FhiclError, to_fhicl
@@ -121,11 +117,23 @@ class FilesystemDB(ArtdaqDB):
             raise self.error('run is not archived', run)
         texts = {}
         for entity, entry in state.entities.items():
+            path = self.path / entry.collection / ('%s.json' % entry.oid)
             try:
-                texts['%s.fcl' % entity] = to_fhicl(self.read(entry.collection, entry.oid, run))
-            except FhiclError as e:
-                raise self.error('cannot export %s: %s' % (entity, e), run, '%s/%s.json' % (
-                    entry.collection, entry.oid)) from None
+                data = path.read_bytes()
+            except OSError as e:
+                raise self.error('indexed document cannot be read: %s' % e.strerror, run, str(path)) from None
+            key = document_key(data)
+            text = self._exports.get(key)
+            if text is None:
+                try:
+                    text = to_fhicl(cppjson.loads(data))
+                except cppjson.JSONError as e:
+                    raise self.error('document is not valid JSON: %s' % e, run, str(path)) from None
+                except FhiclError as e:
+                    raise self.error('cannot export %s: %s' % (entity, e), run, '%s/%s.json' % (
+                        entry.collection, entry.oid)) from None
+                self._exports.put(key, text, len(text))
+            texts['%s.fcl' % entity] = text
         return texts
 
     # -- writing -------------------------------------------------------------------------
@@ -140,8 +148,9 @@ class FilesystemDB(ArtdaqDB):
     def write_files(self, files):
         """Replace each path with its data: temp files in the root, written, then all fsynced, then renamed.
 
-        Syncing after all writes lets the first fsync commit the others' data too.
-        The caller fsyncs the directories when the renames must be durable.
+        The fsyncs are in flight together (atomic.fsync_all), so the file system commits
+        them together instead of once per document. The caller fsyncs the directories
+        when the renames must be durable.
         """
         pending = []
         try:
@@ -151,8 +160,8 @@ class FilesystemDB(ArtdaqDB):
                 view = memoryview(data)
                 while view:
                     view = view[os.write(pending[-1][0], view):]
+            fsync_all(fd for fd, _, _ in pending)
             for item in pending:
-                os.fsync(item[0])
                 os.close(item[0])
                 item[0] = None
             for fd, tmp, path in pending:
@@ -317,6 +326,22 @@ class FilesystemDB(ArtdaqDB):
             self._converted[key] = converted
         return converted
 
+    def _document(self, run, entity, data, md5s):
+        """(C++ text of the `document` part without `search`, of `comments`) of one file (data None:
+        the hashes entity), as build_text takes them.
+
+        A file is converted once per process: the runs of a catch-up mostly hold the same
+        files (schema, settings, the configuration's FHiCL), and only their bookkeeping differs.
+        """
+        if data is None:
+            return cppjson.dumps(hashes_document(md5s)['document']), cppjson.dumps(NO_COMMENTS)
+        key = (entity, hashlib.sha256(data).digest())
+        found = self._documents.get(key)
+        if found is None:
+            found = self._convert(run, entity, data)
+            self._documents.put(key, found, len(found[0]) + len(found[1]))
+        return found
+
     def _same(self, state, entity, data):
         entry = state.entities[entity]
         stored = self.read(entry.collection, entry.oid, state.run)
@@ -328,13 +353,8 @@ class FilesystemDB(ArtdaqDB):
         for run, configuration, version, items, md5s in batch:
             ts = stamps[run] = timestamp()
             for entity, collection, data in items:
-                if data is None:
-                    converted = hashes_document(md5s)
-                    converted = cppjson.dumps(converted['document']), cppjson.dumps(NO_COMMENTS)
-                else:
-                    converted = self._convert(run, entity, data)
                 record = build(TEXT, entity, collection, version, configuration, run, ts)
-                keys, text = build_text(record, *converted)
+                keys, text = build_text(record, *self._document(run, entity, data, md5s))
                 # Kept as bytes and index fields, not as the document's tree: 200 runs at once.
                 batches.setdefault(collection, []).append((keys, cppjson.encode_bytes(text)))
             if stop is not None and stop():
@@ -360,8 +380,7 @@ class FilesystemDB(ArtdaqDB):
         for collection in order:
             (self.path / collection).mkdir(parents=True, exist_ok=True)
         self.write_files([(self.path / c / ('%s.json' % f['oid']), data) for c in order for f, data in batches[c]])
-        for collection in order:
-            fsync_dir(self.path / collection)
+        fsync_dirs(self.path / collection for collection in order)
         for collection in order:
             with self.lock(collection):
                 idx = self.index(collection)
@@ -373,6 +392,63 @@ class FilesystemDB(ArtdaqDB):
                 except BaseException:
                     index.forget(self.path / collection / index.NAME)
                     raise
+
+
+def _stored_at(configuration, indexes):
+    """The newest valid stamp at which a configuration was assigned, None if none."""
+    stamps = [t for idx in indexes for t in idx.data['configurations.assigned'].get(configuration, ())]
+    valid = []
+    for t in stamps:
+        try:
+            valid.append((parse_timestamp(t), t))
+        except ValueError:
+            pass
+    return max(valid)[1] if valid else None
+
+
+_DOCUMENT = b'{\n"document" : '
+_EXTENT = json.JSONDecoder(strict=False)  # (finds where a JSON value ends; cppjson reads it)
+
+
+def document_key(data):
+    """sha256 of a stored record's `document` value, as written; None if the layout is another.
+
+    The export of a record (to_fhicl) depends on its `document` alone, not on the
+    bookkeeping around it that differs per run, so equal keys export equal FHiCL.
+    """
+    if not data.startswith(_DOCUMENT):
+        return None
+    text = data.decode('utf-8', 'surrogateescape')
+    try:
+        end = _EXTENT.raw_decode(text, len(_DOCUMENT))[1]
+    except (ValueError, RecursionError):
+        return None
+    return hashlib.sha256(text[len(_DOCUMENT):end].encode('utf-8', 'surrogateescape')).digest()
+
+
+class _Memo:
+    """A per-process cache of results by key, the least recently used dropped beyond `limit` in size."""
+
+    def __init__(self, limit):
+        self.limit, self.size, self.items = limit, 0, OrderedDict()
+
+    def get(self, key):
+        found = self.items.get(key) if key is not None else None
+        if found is not None:
+            self.items.move_to_end(key)
+            return found[0]
+        return None
+
+    def put(self, key, value, size):
+        if key is None or size > self.limit:
+            return
+        old = self.items.pop(key, None)
+        if old is not None:
+            self.size -= old[1]
+        self.items[key] = (value, size)
+        self.size += size
+        while self.size > self.limit:
+            self.size -= self.items.popitem(last=False)[1][1]
 
 
 def _own(prefix):

@@ -64,14 +64,21 @@ def parse_hashes(record):
 
 def build(converted, entity, collection, version, configuration, run, ts):
     """The stored document for one entity: fhicl_to_json output wrapped in the C++ bookkeeping."""
-    document = converted['document']
-    if 'search' not in document:
-        document = Object(list(document) + [('search', [])])
+    return Object([('document', searchable(converted['document']))]
+                  + shell(converted.get('comments'), entity, collection, version, configuration, run, ts))
+
+
+def searchable(document):
+    """The `document` part as stored: with its (empty) `search` list."""
+    return document if 'search' in document else Object(list(document) + [('search', [])])
+
+
+def shell(comments, entity, collection, version, configuration, run, ts):
+    """Everything of the stored document after `document`: comments and the C++ bookkeeping."""
     named = lambda name: Object([('name', name), ('assigned', ts)])
     event = lambda kind, name: Object([('event', kind), ('timestamp', ts), ('value', named(name))])
     return Object([
-        ('document', document),
-        ('comments', converted.get('comments') or [c.copy() for c in NO_COMMENTS]),
+        ('comments', comments or [c.copy() for c in NO_COMMENTS]),
         ('origin', Object([('format', 'fhicl'), ('name', entity), ('source', 'fhicl_to_json'),
                            ('timestamp', ts), ('created', ts), ('rawdata', [])])),
         ('version', version),

@@ -89,6 +89,7 @@ def _store(archive, run, batch, record_dirs):
                 continue  # its own task will say so
             todo.append((other, m["config_name"], f, layout.artdaqdb_marker(other)))
     todo, results = _store_many(db, run, todo)
+    written = []  # (marker path, fields): written together, once the documents are durable
     for (r, _, _, marker), result in zip(todo, results):
         if result.kept:
             log.warning("[run %s] [artdaqdb] %s no longer in the run record: artdaqDB keeps the archived "
@@ -103,7 +104,8 @@ def _store(archive, run, batch, record_dirs):
         else:
             log.info("[run %s] [artdaqdb] nothing stored: artdaqDB already holds this FHiCL set "
                      "as %s", r, state.version)
-        write_marker(archive, state, result.md5, marker)
+        written.append((marker, marker_fields(archive, state, result.md5)))
+    markers.write_many(written)
 
 
 def _store_many(db, run, todo):
@@ -175,10 +177,14 @@ def matches(archive, run, fhicl_dir):
 
 
 def write_marker(archive, state, md5s, marker_path):
-    markers.write(marker_path, {
+    markers.write(marker_path, marker_fields(archive, state, md5s))
+
+
+def marker_fields(archive, state, md5s):
+    return {
         "database_uri": redact(archive.artdaq.uri),
         "configuration": state.configuration,
         "version": state.version,
         "stored_at": state.stored_at,
         "entities": md5s,
-    })
+    }
