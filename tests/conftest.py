@@ -67,14 +67,26 @@ AS_UNPRIVILEGED = (["setpriv", "--bounding-set=-dac_override,-dac_read_search",
 
 def doit(cfg, *args, env=None, prefix=()):
     """Run the real doit engine on rra's dodo.py in a subprocess (warm-started: tests/launcher.py)."""
-    args = ["-f", str(ROOT / "dodo.py"), *args, "config=%s" % cfg]
-    cmd = [*prefix, sys.executable, "-m", "doit", *args]
     full_env = dict(os.environ, **(env or {}))
     full_env.pop("RRA_CONFIG", None)
+    return python_m("doit", "-f", ROOT / "dodo.py", *args, "config=%s" % cfg, env=full_env, cwd=ROOT,
+                    prefix=prefix)
+
+
+def python_m(module, *args, env=None, cwd=None, prefix=()):
+    """`python -m module ARGS` in a subprocess, as subprocess.run(capture_output=True, text=True)
+    gives it; started warm (tests/launcher.py) unless a fork cannot stand in for a new interpreter.
+
+    env: the whole environment (default this process's); cwd: default this process's.
+    """
+    args = [str(a) for a in args]
+    cmd = [*prefix, sys.executable, "-m", module, *args]
+    env = dict(os.environ) if env is None else dict(env)
+    cwd = str(cwd or os.getcwd())
     launcher = None if prefix or os.environ.get("RRA_TEST_COLD") else _launcher()
-    if launcher is None or launcher.start_env != _start_env(full_env):
-        return subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=str(ROOT))
-    code, out, err = launcher.run(args, full_env, ROOT)
+    if launcher is None or launcher.start_env != _start_env(env):
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
+    code, out, err = launcher.run(module, args, env, cwd)
     return subprocess.CompletedProcess(cmd, code, out, err)
 
 

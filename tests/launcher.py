@@ -1,8 +1,8 @@
-"""A warm start for the suite's `python -m doit` subprocesses.
+"""A warm start for the suite's `python -m doit` and `python -m rra.cli` subprocesses.
 
 Most of a small doit invocation's CPU is the interpreter importing doit, PyYAML and
 requests (0.2 of 0.28 s for a no-op). This launcher imports them once; for each
-invocation it forks a child that becomes what `python -m doit ARGS` would be: its own
+invocation it forks a child that becomes what `python -m MODULE ARGS` would be: its own
 arguments, environment, working directory and sys.path[0], stdin from /dev/null, stdout
 and stderr into files, dodo.py and every rra module loaded anew (none is imported here,
 so no state of a former run can leak in). The child is a real process running the real
@@ -65,7 +65,7 @@ def _read_line(conn):
 
 
 def _child(request):
-    """Become `python -m doit ARGS` in the request's directory and environment, then exit."""
+    """Become `python -m MODULE ARGS` in the request's directory and environment, then exit."""
     code = 1
     try:
         devnull = os.open(os.devnull, os.O_RDONLY)
@@ -80,7 +80,7 @@ def _child(request):
         sys.path[0] = request["cwd"]  # as `python -m` sets it
         sys.argv = [sys.argv[0]] + request["args"]
         try:
-            runpy.run_module("doit", run_name="__main__", alter_sys=True)
+            runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
             code = 0
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
@@ -101,7 +101,7 @@ def _child(request):
 
 
 class Launcher:
-    """The client side: start the server once, then run(args, env, cwd) -> (code, stdout, stderr)."""
+    """The client side: start the server once, then run(module, args, env, cwd) -> (code, stdout, stderr)."""
 
     def __init__(self, directory):
         import subprocess
@@ -112,10 +112,10 @@ class Launcher:
             raise RuntimeError("the doit launcher did not start")
         self.count = 0
 
-    def run(self, args, env, cwd):
+    def run(self, module, args, env, cwd):
         self.count += 1
         base = "%s.%d" % (self.path, self.count)
-        request = {"args": list(args), "env": dict(env), "cwd": str(cwd),
+        request = {"module": module, "args": list(args), "env": dict(env), "cwd": str(cwd),
                    "stdout": base + ".out", "stderr": base + ".err"}
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.connect(self.path)

@@ -1,11 +1,10 @@
 """Config loading: legacy compatibility, expansion, validation, masking, discovery order."""
 import logging
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import python_m
 from rra import config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,8 +157,7 @@ def test_find_config_order(tmp_path, monkeypatch):
 
 
 def run_rra(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "rra.cli", *args], capture_output=True,
-                          text=True, cwd=cwd)
+    return python_m("rra.cli", *args, cwd=cwd)
 
 
 def test_check_config_cli_masks_and_fails_cleanly(tmp_path):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, doit, make_records, stop_run, write_config
+from conftest import ROOT, doit, make_records, python_m, stop_run, write_config
 
 VENV_BIN = ROOT / ".venv" / "bin"
 HOLD = """
@@ -33,8 +33,7 @@ def sh(*args, cwd=None, env=None):
 def rra(*args, cwd=None):
     env = dict(os.environ)
     env.pop("RRA_CONFIG", None)
-    return subprocess.run([sys.executable, "-m", "rra.cli", *map(str, args)], capture_output=True,
-                          text=True, cwd=str(cwd or ROOT), env=env)
+    return python_m("rra.cli", *args, cwd=cwd or ROOT, env=env)
 
 
 def executed(proc):

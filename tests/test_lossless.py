@@ -2,9 +2,8 @@
 import os
 import shutil
 import subprocess
-import sys
 
-from conftest import ROOT, doit, make_records, stop_run, write_config
+from conftest import ROOT, doit, make_records, python_m, stop_run, write_config
 from rra import runfiles
 from rra.ucondb import open_ucondb
 
@@ -41,8 +40,7 @@ def config(tmp_path, records, files_object="run_record_files"):
 
 
 def rra(cfg, *args):
-    return subprocess.run([sys.executable, "-m", "rra.cli", "--config", str(cfg), *args],
-                          capture_output=True, text=True, cwd=str(ROOT))
+    return python_m("rra.cli", "--config", cfg, *args, cwd=ROOT)
 
 
 def snapshot(directory):

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT, UCON_PASSWORD, doit, make_records, write_config
+from conftest import ROOT, UCON_PASSWORD, doit, make_records, python_m, write_config
 from rra import config
 from rra.archive import Archive
 from rra.stages import ucondb
@@ -14,8 +14,7 @@ from rra.ucondb import open_ucondb
 def rra(cfg, *args, env=None):
     full_env = dict(os.environ, **(env or {}))
     full_env.pop("UCONDB_PASSWORD", None)
-    return subprocess.run([sys.executable, "-m", "rra.cli", "--config", str(cfg), *args],
-                          capture_output=True, text=True, cwd=str(ROOT), env=full_env)
+    return python_m("rra.cli", "--config", cfg, *args, cwd=ROOT, env=full_env)
 
 
 def with_env_password(cfg):

@@ -5,12 +5,10 @@ first upload of every scenario goes into a brand-new object, as for a new experi
 """
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from conftest import DATA, ROOT, doit, make_records, stop_run, write_config
+from conftest import DATA, ROOT, doit, make_records, python_m, stop_run, write_config
 from rra.blob import pack, unpack
 from rra.ucondb import KeyExists, UconDBNotFound, open_ucondb
 
@@ -31,8 +29,7 @@ def client(srv, folder="run_records", writer=True):
 
 
 def rra(cfg, *args):
-    return subprocess.run([sys.executable, "-m", "rra.cli", "--config", str(cfg), *args],
-                          capture_output=True, text=True, cwd=str(ROOT))
+    return python_m("rra.cli", "--config", cfg, *args, cwd=ROOT)
 
 
 def executed(out):

@@ -5,15 +5,14 @@ import subprocess
 import sys
 
 
-from conftest import UCON_PASSWORD, doit, make_records, stop_run, write_config
+from conftest import UCON_PASSWORD, doit, make_records, python_m, stop_run, write_config
 from rra.ucondb import open_ucondb
 
 PASSWORD = UCON_PASSWORD
 
 
 def rra(cfg, *args):
-    return subprocess.run([sys.executable, "-m", "rra.cli", "--config", str(cfg), *args],
-                          capture_output=True, text=True)
+    return python_m("rra.cli", "--config", cfg, *args)
 
 
 def report(cfg, *args):

@@ -3,16 +3,13 @@ the legacy archiver (rra recover --dry-run predicts it, report --live and the su
 import json
 import re
 import shutil
-import subprocess
-import sys
 
-from conftest import doit, make_records, stop_run, write_config
+from conftest import doit, make_records, python_m, stop_run, write_config
 from rra.ucondb import open_ucondb
 
 
 def rra(cfg, *args):
-    return subprocess.run([sys.executable, "-m", "rra.cli", "--config", str(cfg), *args],
-                          capture_output=True, text=True)
+    return python_m("rra.cli", "--config", cfg, *args)
 
 
 def status(cfg, run, *args):

@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import sys
 
-from conftest import ROOT, doit, make_records, write_config
+from conftest import ROOT, doit, make_records, python_m, write_config
 from rra.ucondb import open_ucondb
 
 
@@ -23,8 +23,7 @@ def ucondb_versions(tmp_path):
 
 
 def rra(*args):
-    return subprocess.run([sys.executable, "-m", "rra.cli", *map(str, args)], capture_output=True,
-                          text=True, cwd=str(ROOT))
+    return python_m("rra.cli", *args, cwd=ROOT)
 
 
 # -- stray run names ------------------------------------------------------------------

@@ -7,13 +7,12 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 
 import pytest
 
-from conftest import doit, make_records, stop_run, write_config
+from conftest import doit, make_records, python_m, stop_run, write_config
 from rra import atomic, census, config, history, htmlpage, overview, report
 from rra.layout import Layout
 
@@ -26,8 +25,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 
 def rra(cfg, *args):
-    return subprocess.run([sys.executable, "-m", "rra.cli", "--config", str(cfg), *args],
-                          capture_output=True, text=True)
+    return python_m("rra.cli", "--config", cfg, *args)
 
 
 @pytest.fixture(scope="module")
