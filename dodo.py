@@ -111,7 +111,7 @@ def needs_ucondb(argv):
     """Whether the tasks asked for reach UconDB (plain `doit` does; `doit import` does not)."""
     groups = [a.partition(":")[0] for a in argv]
     asked = [g for g in groups if g in rules.GROUPS or g in rules.ALIASES]
-    return not asked or any(g in ("ucondb", "validate", "migrate", "files") for g in asked)
+    return not asked or any(g in rules.USE_UCONDB for g in asked)
 
 
 def task_rra():

@@ -8,12 +8,13 @@ never depend on another run's.
 import logging
 
 from rra.discovery import scan
-from rra.stages import IMPORT, NAMES, STAGES, files, fhiclize
+from rra.stages import IMPORT, NAMES, STAGES, USE_UCONDB, files, fhiclize
 
 GROUPS = set(NAMES)
 ALIASES = {"import": ("fhiclize + artdaqdb for every run", list(IMPORT)),
            "migrate": ("blob + ucondb + validate for every run (importing what is missing)",
                        ["validate"])}
+USE_UCONDB = set(USE_UCONDB) | {"migrate"}  # groups whose tasks reach UconDB (for the pre-flight)
 # validate:R pulls in R's whole chain; files:R (when ucon_db.files_object is set) archives
 # the record's originals; fhiclize then adds the runs whose record could not even be read
 # (they have no later stages).

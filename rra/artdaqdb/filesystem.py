@@ -41,7 +41,6 @@ class FilesystemDB(ArtdaqDB):
     def __init__(self, uri, fcl_conf_dir=None):
         super().__init__(uri, fcl_conf_dir)
         self.path = Path(filesystem_path(self.uri))
-        self._converted = {}
         self._documents = _Memo(MEMO_CHARS)  # (entity, sha256 of the file) -> (stored `document` text, comments)
         self._exports = _Memo(MEMO_CHARS)  # sha256 of a stored `document` text -> its exported FHiCL
 
@@ -315,15 +314,10 @@ class FilesystemDB(ArtdaqDB):
         per process). Texts, not the tree: the stored document is written from them (build_text)."""
         from ..fhicl import FhiclError
         from ..fhicl.document import sections
-        key = (entity, data) if entity == SCHEMA else None
-        if key in self._converted:
-            return self._converted[key]
         try:
             converted = sections(data.decode('utf-8', 'surrogateescape'), entity)
         except FhiclError as e:
             raise self.error('not valid FHiCL: %s' % e, run, '%s.fcl' % entity) from None
-        if key:
-            self._converted[key] = converted
         return converted
 
     def _document(self, run, entity, data, md5s):
@@ -345,7 +339,7 @@ class FilesystemDB(ArtdaqDB):
     def _same(self, state, entity, data):
         entry = state.entities[entity]
         stored = self.read(entry.collection, entry.oid, state.run)
-        document, comments = self._convert(state.run, entity, data)
+        document, comments = self._document(state.run, entity, data, None)
         return same_document(stored, {'document': cppjson.loads(document), 'comments': cppjson.loads(comments)})
 
     def _write(self, batch, stop=None):

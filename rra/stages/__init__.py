@@ -3,7 +3,8 @@
 CHAIN is the order data flows (run record -> FHiCL -> artdaqDB -> blob -> UconDB ->
 validation), each stage needing the one before; APART stages read the record itself
 (files: ucon_db.files_object). Each module declares NAME, TITLE (as the report says it),
-DOC (as `doit list` says it), target(layout, run), and task(archive, record): the doit
+DOC (as `doit list` says it), UCONDB (whether it talks to UconDB), target(layout, run), and
+task(archive, record): the doit
 task of one run, whose action is the module's own function.
 """
 from . import artdaqdb, blob, files, fhiclize, ucondb, validate
@@ -15,6 +16,7 @@ CHAIN = NAMES[:5]
 APART = NAMES[5:]
 IMPORT, MIGRATE = CHAIN[:2], CHAIN[2:]  # the legacy archiver's two halves (doit import / migrate)
 TITLES = {stage.NAME: stage.TITLE for stage in STAGES}
+USE_UCONDB = tuple(stage.NAME for stage in STAGES if stage.UCONDB)
 
 
 def target(layout, stage, run):

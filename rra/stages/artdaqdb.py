@@ -13,6 +13,7 @@ from ..urls import redact
 NAME = "artdaqdb"
 TITLE = "in artdaqDB"
 DOC = "store every run's FHiCL set in artdaqDB"
+UCONDB = False  # its action reads or writes UconDB (the pre-flight asks UconDB first)
 
 log = logging.getLogger("rra")
 LOCK_TIMEOUT = 3600  # seconds a task waits for another task's store of its batch

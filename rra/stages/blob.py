@@ -5,6 +5,7 @@ from ..actions import run_step
 NAME = "blob"
 TITLE = "blob packed"
 DOC = "export every run from artdaqDB and pack its blob"
+UCONDB = False  # its action reads or writes UconDB (the pre-flight asks UconDB first)
 
 
 def target(layout, run):

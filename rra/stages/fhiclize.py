@@ -5,6 +5,7 @@ from ..actions import fail, run_step
 NAME = "fhiclize"
 TITLE = "fhiclized"
 DOC = "turn every run record into its FHiCL set"
+UCONDB = False  # its action reads or writes UconDB (the pre-flight asks UconDB first)
 
 
 def target(layout, run):

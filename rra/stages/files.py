@@ -19,6 +19,7 @@ from .ucondb import adoptable, guarded, put_or_adopt
 NAME = "files"
 TITLE = "record files kept"
 DOC = "archive every run record's files as written (ucon_db.files_object)"
+UCONDB = True  # its action reads or writes UconDB (the pre-flight asks UconDB first)
 
 log = logging.getLogger("rra")
 

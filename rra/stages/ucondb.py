@@ -15,6 +15,7 @@ from ..urls import redact
 NAME = "ucondb"
 TITLE = "in UconDB"
 DOC = "upload every run's blob to UconDB"
+UCONDB = True  # its action reads or writes UconDB (the pre-flight asks UconDB first)
 
 log = logging.getLogger("rra")
 

@@ -16,6 +16,7 @@ from .ucondb import guarded
 NAME = "validate"
 TITLE = "validated"
 DOC = "download every uploaded run and check MD5, size and adler32"
+UCONDB = True  # its action reads or writes UconDB (the pre-flight asks UconDB first)
 
 
 class ValidationError(RraError):
