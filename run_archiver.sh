@@ -62,7 +62,12 @@ EOF
 
 case "${1:-}" in
     --init-venv) init_venv; exit 0 ;;
-    --test) shift; ensure_venv; cd "$ROOT"; exec "$VENV/bin/python" -m pytest -q "$@" ;;
+    --test)
+        # The suite starts a few hundred Python processes: they share compiled bytecode, kept in
+        # the venv (the tree stays free of __pycache__) even where PYTHONDONTWRITEBYTECODE is set.
+        shift; ensure_venv; cd "$ROOT"
+        unset PYTHONDONTWRITEBYTECODE; export PYTHONPYCACHEPREFIX="$VENV/pycache"
+        exec "$VENV/bin/python" -m pytest -q "$@" ;;
     -h|--help) usage; exit 0 ;;
 esac
 

@@ -22,12 +22,26 @@ def need_reference(part):
     return path
 
 
+# The modules whose tests run whole catch-ups or wait on timeouts, heaviest first. They are
+# handed out first, so that no worker is left with a long test while the others are idle.
+LONG_FIRST = ("test_reference_ucondb.py", "test_reference_protocol.py", "test_safety.py", "test_faults.py",
+              "test_operations.py", "test_artdaqdb_concurrency.py", "test_graph.py")
+
+
 def pytest_collection_modifyitems(items):
     """With pytest-xdist, the reference tests share one worker: one real UconDB server is set up
     (setup.sh installs packages; two at once would contend) and reset between scenarios."""
     for item in items:
         if item.get_closest_marker("reference"):
             item.add_marker(pytest.mark.xdist_group("reference"))
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order otherwise
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: two workers more than cores, so that the tests that wait (on a server's latency,
+    a lock's timeout, a process to die) do not leave a core idle."""
+    return len(os.sched_getaffinity(0)) + 2
 
 
 def make_records(out, first=1000, count=5, *extra):

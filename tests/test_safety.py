@@ -317,6 +317,27 @@ def test_a_password_with_a_space_or_slash_is_used_and_never_shown_or_written(tmp
         assert path.stat().st_mode & 0o007 == 0, path  # not world-readable
 
 
+def test_a_password_that_is_also_part_of_the_url_still_reaches_the_server(tmp_path):
+    """A weak password can be a piece of the server URL (here its path, /app): it is masked
+    wherever rra shows the URL, but the URL it requests stays whole (was: 'No connection
+    adapters were found for htt***://', a traceback and exit 3 on every tick)."""
+    from testserver import TestServer
+    records = make_records(tmp_path / "records", 910, 1, "--lite")
+    with TestServer(tmp_path / "server.sqlite", folders=["test01"], password="app") as srv:
+        assert srv.url.endswith("/app")
+        cfg = write_config(tmp_path, records, ucon=(srv.url, "writer", "app"))
+        cfg.chmod(0o600)
+        out = doit(cfg)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "Traceback" not in out.stderr
+        assert [m.key for m in srv_versions(srv)] == ["910"]
+
+
+def srv_versions(srv):
+    from rra.ucondb import open_ucondb
+    return open_ucondb(srv.url, "test01", "configuration").versions()
+
+
 def test_a_readable_archiver_env_holding_a_secret_is_warned_about_once(tmp_path, monkeypatch,
                                                                        caplog):
     from rra import config

@@ -14,6 +14,7 @@ import requests
 import urllib3
 from requests.auth import HTTPDigestAuth
 
+from ..urls import split_credentials
 from .errors import (KeyExists, UconDBAuthError, UconDBConnectionError, UconDBError, UconDBIntegrityError,
                      UconDBNotFound, UconDBTimeout, UconDBTLSError, redact)
 from .meta import Meta, adler32, run_keys
@@ -50,7 +51,9 @@ class UconDB:
         parts = urlsplit(server_url)
         if parts.username and user is None:  # credentials in the URL: use them, never show them
             user, password = unquote(parts.username), unquote(parts.password or "")
-        self.url = redact(server_url).rstrip("/")
+        # The URL without its user info (a password reaches the server only as digest auth).
+        # Not redact(): a configured secret may also be a part of the URL itself.
+        self.url = split_credentials(server_url)[0].rstrip("/")
         self.folder, self.object, self.user = folder, object, user
         self.timeout, self.retries, self.retry_delay = timeout, int(retries), float(retry_delay)
         self.no_writer = no_writer  # why there is no writer (e.g. its password is unset)
