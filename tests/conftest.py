@@ -104,6 +104,35 @@ def python_m(module, *args, env=None, cwd=None, prefix=()):
     return subprocess.CompletedProcess(cmd, code, out, err)
 
 
+def start_m(module, *args, env=None, cwd=None, stdout=None, stderr=None, start_new_session=False):
+    """`python -m module ARGS` in the background, as subprocess.Popen starts it (text mode); warm
+    (tests/launcher.py) where a fork can stand in for a new interpreter: then what the tests use
+    of Popen is there (pid, stdout, poll, wait, send_signal, returncode), and signals, process
+    groups and kill -9 act on the real process that runs the module.
+
+    stdout: subprocess.PIPE or an open file; stderr: an open file.
+    """
+    args = [str(a) for a in args]
+    env = dict(os.environ) if env is None else dict(env)
+    cwd = str(cwd or os.getcwd())
+    launcher = None if os.environ.get("RRA_TEST_COLD") else _launcher()
+    if launcher is None or launcher.start_env != _start_env(env):
+        return subprocess.Popen([sys.executable, "-m", module, *args], stdout=stdout, stderr=stderr,
+                                text=True, env=env, cwd=cwd, start_new_session=start_new_session)
+    read = None
+    if stdout == subprocess.PIPE:
+        read, write = os.pipe()
+    else:
+        write = stdout.fileno()
+    try:
+        proc = launcher.start(module, args, env, cwd, write, stderr.fileno(), new_session=start_new_session)
+    finally:
+        if read is not None:
+            os.close(write)  # the child holds it now: end of file when it exits
+    proc.stdout = open(read, encoding="utf-8") if read is not None else None
+    return proc
+
+
 # What an interpreter or the dynamic loader reads only at start: a fork cannot change it.
 _AT_START = ("PYTHON", "LC_", "LANG", "LD_", "TZ")
 _launchers = []

@@ -39,38 +39,52 @@ def serve(path):
     print("ready", flush=True)
     while True:
         conn, _ = listener.accept()
-        request = json.loads(_read_line(conn))
+        line, fds = _read_line(conn)
+        request = json.loads(line)
         pid = os.fork()
         if pid == 0:
             listener.close()
-            _child(request)  # never returns
+            _child(request, fds)  # never returns
+        for fd in fds:
+            os.close(fd)
         threading.Thread(target=_report, args=(pid, conn), daemon=True).start()
 
 
 def _report(pid, conn):
-    """Send the child's exit status as subprocess gives it: the code, or -N if signal N ended it."""
-    _, status = os.waitpid(pid, 0)
+    """Send the child's pid, then its exit status as subprocess gives it: the code, or -N if
+    signal N ended it."""
     with conn:
+        conn.sendall(b"%d\n" % pid)
+        _, status = os.waitpid(pid, 0)
         conn.sendall(b"%d\n" % os.waitstatus_to_exitcode(status))
 
 
 def _read_line(conn):
-    data = b""
+    """The request line, and the descriptors sent with it (stdout and stderr, or none)."""
+    data, fds = b"", []
     while not data.endswith(b"\n"):
-        chunk = conn.recv(65536)
+        chunk, more = socket.recv_fds(conn, 65536, 2)[:2]
         if not chunk:
             raise EOFError("client went away")
-        data += chunk
-    return data
+        data, fds = data + chunk, fds + more
+    return data, fds
 
 
-def _child(request):
-    """Become `python -m MODULE ARGS` in the request's directory and environment, then exit."""
+def _child(request, fds):
+    """Become `python -m MODULE ARGS` in the request's directory and environment, then exit.
+
+    stdout and stderr: the descriptors the client sent (fds), else the files it named."""
     code = 1
     try:
+        if request.get("session"):
+            os.setsid()  # as subprocess's start_new_session: its own process group
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # what a new interpreter has
         devnull = os.open(os.devnull, os.O_RDONLY)
-        out = os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        err = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        if fds:
+            out, err = fds
+        else:
+            out = os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            err = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         for fd, target in ((devnull, 0), (out, 1), (err, 2)):
             os.dup2(fd, target)
             os.close(fd)
@@ -120,12 +134,8 @@ class Launcher:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.connect(self.path)
             conn.sendall(json.dumps(request).encode() + b"\n")
-            answer = b""
-            while not answer.endswith(b"\n"):
-                chunk = conn.recv(64)
-                if not chunk:
-                    break
-                answer += chunk
+            with conn.makefile("rb") as lines:
+                answer = lines.readline() and lines.readline()  # the pid, then the exit status
         try:
             with open(request["stdout"]) as f:
                 out = f.read()
@@ -141,6 +151,16 @@ class Launcher:
             raise RuntimeError("the doit launcher went away")
         return int(answer), out, err
 
+    def start(self, module, args, env, cwd, stdout, stderr, new_session=False):
+        """`python -m MODULE ARGS` in the background, writing to the descriptors stdout and
+        stderr (sent over the socket: pipes and open files alike) -> a Started process."""
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.connect(self.path)
+        request = {"module": module, "args": list(args), "env": dict(env), "cwd": str(cwd),
+                   "session": new_session}
+        socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [stdout, stderr])
+        return Started(conn)
+
     def close(self):
         self.proc.kill()
         self.proc.wait()
@@ -153,3 +173,37 @@ class Launcher:
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     serve(sys.argv[1])
+
+
+class Started:
+    """A process the launcher started in the background, with what tests use of subprocess.Popen:
+    pid, returncode, poll(), wait(timeout) and send_signal()."""
+
+    def __init__(self, conn):
+        self._conn, self._lines = conn, conn.makefile("rb")
+        line = self._lines.readline()
+        if not line.strip():
+            raise RuntimeError("the doit launcher went away")
+        self.pid, self.returncode = int(line), None
+        self._done = threading.Event()
+        threading.Thread(target=self._await_exit, daemon=True).start()
+
+    def _await_exit(self):
+        line = self._lines.readline()
+        self.returncode = int(line) if line.strip() else -9  # the launcher itself was killed
+        self._lines.close()
+        self._conn.close()
+        self._done.set()
+
+    def poll(self):
+        return self.returncode if self._done.is_set() else None
+
+    def wait(self, timeout=None):
+        import subprocess
+        if not self._done.wait(timeout):
+            raise subprocess.TimeoutExpired("python -m", timeout)
+        return self.returncode
+
+    def send_signal(self, signum):
+        if not self._done.is_set():
+            os.kill(self.pid, signum)

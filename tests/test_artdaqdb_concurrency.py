@@ -1,4 +1,4 @@
-"""Four real processes importing 200 runs into one archive: every document indexed, every invariant kept."""
+"""Four real processes importing 100 runs into one archive: every document indexed, every invariant kept."""
 import re
 import subprocess
 import sys
@@ -13,7 +13,7 @@ from rra.fhiclize import fhiclize_run
 
 from conftest import make_records
 
-RUNS, PROCESSES, SHARED_RUNS = range(1, 201), 4, range(1, 11)
+RUNS, PROCESSES, SHARED_RUNS = range(1, 101), 4, range(1, 11)
 KEYS = ("ouid", "version", "configurations.name", "entities.name", "aliases.active.name", "runs.name",
         "configurations.assigned")
 DOC_KEYS = ["document", "comments", "origin", "version", "entities", "configurations", "changelog", "bookkeeping",
@@ -80,7 +80,7 @@ def assert_invariants(db_path, expected):
                                                                       ("SystemLayout", "schema")])
 
 
-def test_four_processes_two_hundred_runs(tmp_path):
+def test_four_processes_a_hundred_runs(tmp_path):
     records = tmp_path / "records"
     make_records(records, 1, len(RUNS), "--lite")
     uri = "filesystemdb://%s" % (tmp_path / "db")
