@@ -342,6 +342,16 @@ class FilesystemDB(ArtdaqDB):
         document, comments = self._document(state.run, entity, data, None)
         return same_document(stored, {'document': cppjson.loads(document), 'comments': cppjson.loads(comments)})
 
+    # How a store stays all-or-nothing without a transaction (the C++ readers see only files):
+    #   1. _begin writes an intent file, durably, naming every document the store will add;
+    #   2. _commit writes the documents (durable, invisible: no index lists them yet), then each
+    #      collection's index, SystemLayout's last. Its schema entry is the commit point: a
+    #      reader that finds the run's schema there finds every other document of it too;
+    #   3. the intent file is removed.
+    # A failure in 2 rolls back at once (_roll_back: out of the indexes, documents deleted,
+    # intent last, so a rollback cut short is done again). A writer killed before 3 leaves its
+    # intent behind with a pid that is no longer alive: sweep() (every archiver start, and
+    # `rra artdaqdb check --repair`) rolls it back, or keeps it if SystemLayout lists it.
     def _write(self, batch, stop=None):
         batches, stamps = {}, {}
         for run, configuration, version, items, md5s in batch:

@@ -247,6 +247,15 @@ def _stamp(st):
     return [st.st_ino, st.st_mtime_ns, st.st_size]
 
 
+# The journal. Every rra process keeps its parsed indexes (_CACHE: path -> [stamp, Index,
+# journal offset]); a stamp is (inode, mtime_ns, size) of the file it was parsed from, and
+# every save replaces the file, so a changed stamp means another writer was there. Parsing
+# a big index again costs far more than the store itself, so each save (made under the
+# collection's lock) also appends {prev stamp, new stamp, documents added} to the
+# collection's journal. A process whose cached stamp is behind replays the entries from its
+# offset, as long as each entry's prev is the stamp it holds: a broken chain (a removal, a
+# writer without journal, the journal restarted at JOURNAL_LIMIT, an unreadable line) means
+# "parse the file", never a guess. The journal is an optimisation only; the C++ tools ignore it.
 def load(path, journal=None):
     """The index at path (a missing file reads as empty), cached until the file is replaced.
 
