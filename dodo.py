@@ -1,9 +1,10 @@
 """rra's build graph for doit: load the config as one Archive, ask rules/ for the tasks.
 
-    doit                      archive everything that is out of date
-    doit config=FILE -n 4     another config, four worker processes
-    doit list / doit import / doit migrate / doit -a validate:1234
+doit                      archive everything that is out of date
+doit config=FILE -n 4     another config, four worker processes
+doit list / doit import / doit migrate / doit -a validate:1234
 """
+
 import gc
 import os
 import sys
@@ -31,9 +32,11 @@ def fail(message):
 
 log.setup(verbose=bool(get_var("verbose", "")))  # so config warnings are shown as such
 if "clean" in sys.argv[1:]:
-    fail("doit clean removes nothing here: rra's targets are the archive's record (artdaqDB and "
-         "UconDB keep what was stored). To rebuild a run: run_archiver.sh --run R (or doit -a "
-         "validate:R); to rebuild the work dir from the databases: rra recover")
+    fail(
+        "doit clean removes nothing here: rra's targets are the archive's record (artdaqDB and "
+        "UconDB keep what was stored). To rebuild a run: run_archiver.sh --run R (or doit -a "
+        "validate:R); to rebuild the work dir from the databases: rra recover"
+    )
 try:
     CFG = config.load(get_var("config", None), cwd=get_initial_workdir())  # doit chdirs to dodo.py's dir
     if get_var("validate", ""):
@@ -47,8 +50,10 @@ except config.ConfigError as e:
 except OSError as e:
     fail("cannot create %s: %s (check app.work_dir and app.log_file)" % (e.filename, e.strerror))
 if not CFG.run_records_dir.is_dir():
-    fail("source_files.run_records_dir %s is not a readable directory (check the config %s)"
-         % (CFG.run_records_dir, CFG.path))
+    fail(
+        "source_files.run_records_dir %s is not a readable directory (check the config %s)"
+        % (CFG.run_records_dir, CFG.path)
+    )
 
 # rra recover runs `doit reset-dep` as its child while it holds the lock itself.
 CHILD_OF_HOLDER = os.environ.get("RRA_LOCK_PARENT") == str(os.getppid())
@@ -59,6 +64,7 @@ if not READ_ONLY.intersection(sys.argv[1:]) and not CHILD_OF_HOLDER:
         fail(e)
     except OSError as e:  # e.g. a full disk: the next tick after space is freed goes on
         from rra.actions import describe
+
         fail("cannot take the archiver lock %s: %s" % (ARCHIVE.lock_file, describe(e)))
     ARCHIVE.sweep()
 
@@ -77,8 +83,9 @@ DOIT_CONFIG = {
 
 # Runs named on the command line (doit validate:1234, doit forget fhiclize:1234) are
 # always loaded, sealed or not; `doit full=1` loads every run.
-FORCED = {discovery.run_number(a.partition(":")[2]) for a in sys.argv[1:]
-          if a.partition(":")[0] in rules.GROUPS} - {None}
+FORCED = {discovery.run_number(a.partition(":")[2]) for a in sys.argv[1:] if a.partition(":")[0] in rules.GROUPS} - {
+    None
+}
 
 
 def workers(argv, default):

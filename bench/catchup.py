@@ -13,6 +13,7 @@ HTTP requests per run counted in the server's own log. --against REV runs a git 
 of rra in the same trials, alternating with this one (its folder gets one unrelated key
 first, so that a revision from before the first-archive fix can run at all).
 """
+
 import argparse
 import os
 import statistics
@@ -27,6 +28,7 @@ from measure import ROOT, Server, make_records, run, write_config
 def real_server():
     sys.path.insert(0, str(ROOT / "tests"))
     from real_ucondb import RealUconDB
+
     source = ROOT.parent / "shared" / "reference" / "ucondb"
     if not source.is_dir():
         sys.exit("--real needs the real UconDB in %s" % source)
@@ -35,8 +37,12 @@ def real_server():
 
 def checkout(rev, where):
     """A worktree of rev at where (removed by the caller's temp dir)."""
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(where), rev],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(where), rev],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return where
 
 
@@ -67,18 +73,30 @@ def main():
                         wall, rss, requests = trial_run(args, real, tree, work, records, n)
                         rates[name, n].append(args.runs / wall)
                         per_run[name, n].append(requests)
-                        print("trial %d  %-8s %5d runs  -n %-2d  %7.1f s  %7.1f runs/s  %5.0f ms/run  "
-                              "peak RSS %4.0f MB%s"
-                              % (trial + 1, name[:8], args.runs, n, wall, args.runs / wall,
-                                 1000 * wall / args.runs, rss,
-                                 "  %.2f HTTP requests/run" % requests if requests is not None else ""),
-                              flush=True)
+                        print(
+                            "trial %d  %-8s %5d runs  -n %-2d  %7.1f s  %7.1f runs/s  %5.0f ms/run  "
+                            "peak RSS %4.0f MB%s"
+                            % (
+                                trial + 1,
+                                name[:8],
+                                args.runs,
+                                n,
+                                wall,
+                                args.runs / wall,
+                                1000 * wall / args.runs,
+                                rss,
+                                "  %.2f HTTP requests/run" % requests if requests is not None else "",
+                            ),
+                            flush=True,
+                        )
         finally:
             if real:
                 real.remove()
             if args.against:
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
-                                str(trees[args.against])], stderr=subprocess.DEVNULL)
+                subprocess.run(
+                    ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(trees[args.against])],
+                    stderr=subprocess.DEVNULL,
+                )
     where = "the real UconDB server" if real else "the test server, %d ms latency" % args.latency_ms
     print("median of %d trials, %d runs, %s:" % (args.repeat, args.runs, where))
     base = statistics.median(rates["this", workers[0]])
@@ -86,9 +104,18 @@ def main():
         for name in trees:
             rate = statistics.median(rates[name, n])
             reqs = [r for r in per_run[name, n] if r is not None]
-            print("  %-8s -n %-2d  %7.1f runs/s  x%.2f over -n %d  %5.0f ms/run%s"
-                  % (name[:8], n, rate, rate / base, workers[0], 1000 / rate,
-                     "  %.2f HTTP requests/run" % statistics.median(reqs) if reqs else ""))
+            print(
+                "  %-8s -n %-2d  %7.1f runs/s  x%.2f over -n %d  %5.0f ms/run%s"
+                % (
+                    name[:8],
+                    n,
+                    rate,
+                    rate / base,
+                    workers[0],
+                    1000 / rate,
+                    "  %.2f HTTP requests/run" % statistics.median(reqs) if reqs else "",
+                )
+            )
     if args.against:
         for n in workers:
             old, new = (statistics.median(rates[t, n]) for t in (args.against, "this"))
@@ -106,10 +133,11 @@ def trial_run(args, real, tree, work, records, n):
         return wall, rss, None
     real.reset()
     from rra.ucondb import open_ucondb
-    open_ucondb(real.url, "run_records", "configuration", user=real.user,
-                password=real.password).put("seed", b"not a run\n", tags=["seed"])
-    cfg = write_config(work, records, real.url, user=real.user, password=real.password,
-                       folder="run_records")
+
+    open_ucondb(real.url, "run_records", "configuration", user=real.user, password=real.password).put(
+        "seed", b"not a run\n", tags=["seed"]
+    )
+    cfg = write_config(work, records, real.url, user=real.user, password=real.password, folder="run_records")
     before = len(real.requests())
     wall, rss, _ = run(doit + ["-n", str(n), "config=%s" % cfg], env=env)
     return wall, rss, (len(real.requests()) - before) / args.runs

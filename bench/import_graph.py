@@ -6,6 +6,7 @@ empty artdaqDB and into the real archive bench/noop.py built (10,000 runs by def
 Prints runs/s for both and the ratio (target: >= 2/3): artdaqdb:R tasks share index
 writes with their neighbours, so the rate should not fall with the archive's size.
 """
+
 import argparse
 import shutil
 import tempfile
@@ -38,9 +39,10 @@ def main():
     with tempfile.TemporaryDirectory(prefix="rra-import-") as tmp:
         empty, _ = import_rate(Path(tmp) / "empty")
         full, rss = import_rate(Path(tmp) / "full", db)
-    print("doit import of %d runs: %.1f runs/s into an empty archive, %.1f runs/s into one of "
-          "%d runs (ratio %.2f), peak RSS %.0f MB" % (NEW, empty, full, args.real, full / empty,
-                                                      rss))
+    print(
+        "doit import of %d runs: %.1f runs/s into an empty archive, %.1f runs/s into one of "
+        "%d runs (ratio %.2f), peak RSS %.0f MB" % (NEW, empty, full, args.real, full / empty, rss)
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ Timed twice: one store() per run (what a per-run build target does), and store_m
 --batch runs per call (one index rewrite per call, for bulk imports). The full archive is
 filled with store_many, untimed.
 """
+
 import argparse
 import shutil
 import subprocess
@@ -32,8 +33,11 @@ LEGACY_SECONDS_PER_RUN = 0.58
 
 def records(out, first, count):
     """Lite run records first..first+count-1 under out."""
-    subprocess.run([sys.executable, str(MAKE), str(out), "--first", str(first), "--count", str(count), "--lite"],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, str(MAKE), str(out), "--first", str(first), "--count", str(count), "--lite"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return [out / str(r) for r in range(first, first + count)]
 
 
@@ -53,7 +57,7 @@ def store_all(db, sets, batch=1):
         if batch == 1:
             db.store(*sets[i])
         else:
-            db.store_many(sets[i:i + batch])
+            db.store_many(sets[i : i + batch])
     return time.perf_counter() - start
 
 
@@ -84,12 +88,27 @@ def main():
         for label, batch in (("store() per run", 1), ("store_many(%d runs)" % args.batch, args.batch)):
             t_empty, t_full = measure(work, "batch%d" % batch, timed, filler, batch)
             ratio = t_empty / t_full
-            print("%-20s empty: %6.1f runs/s   archive of %d: %6.1f runs/s   ratio %.2f (target >= 0.67) %s"
-                  % (label, args.runs / t_empty, args.big, args.runs / t_full, ratio,
-                     "OK" if ratio >= 2 / 3 else "BELOW TARGET"))
-            print("%-20s vs legacy %.2f s/run: %.0fx faster (empty), %.0fx (full)"
-                  % ("", LEGACY_SECONDS_PER_RUN, LEGACY_SECONDS_PER_RUN * args.runs / t_empty,
-                     LEGACY_SECONDS_PER_RUN * args.runs / t_full), flush=True)
+            print(
+                "%-20s empty: %6.1f runs/s   archive of %d: %6.1f runs/s   ratio %.2f (target >= 0.67) %s"
+                % (
+                    label,
+                    args.runs / t_empty,
+                    args.big,
+                    args.runs / t_full,
+                    ratio,
+                    "OK" if ratio >= 2 / 3 else "BELOW TARGET",
+                )
+            )
+            print(
+                "%-20s vs legacy %.2f s/run: %.0fx faster (empty), %.0fx (full)"
+                % (
+                    "",
+                    LEGACY_SECONDS_PER_RUN,
+                    LEGACY_SECONDS_PER_RUN * args.runs / t_empty,
+                    LEGACY_SECONDS_PER_RUN * args.runs / t_full,
+                ),
+                flush=True,
+            )
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -11,6 +11,7 @@ databases: a no-op never opens them). Prints the no-op `doit` time (best and med
 5) with its peak RSS, and one tick after a line was appended to one run's metadata.txt
 (it must notice and rebuild just that run; its databases start empty in the replica).
 """
+
 import argparse
 import os
 import shutil
@@ -31,8 +32,11 @@ def archive(real, cache, workers=2):
         while "wait for the next invocation" in out:  # app.batch_size runs per invocation
             wall, rss, out = run(DOIT + ["-n", str(workers), "config=%s" % cfg])
             total, peak = total + wall, max(peak, rss)
-        print("%7d runs  archived for real with -n %d in %.0f s (%.1f ms/run), peak RSS %.0f MB"
-              % (real, workers, total, 1000 * total / real, peak), flush=True)
+        print(
+            "%7d runs  archived for real with -n %d in %.0f s (%.1f ms/run), peak RSS %.0f MB"
+            % (real, workers, total, 1000 * total / real, peak),
+            flush=True,
+        )
         (base / "archived").touch()
     return base
 
@@ -77,17 +81,22 @@ def main():
         assert ".  " not in first and "%d of %d runs" % (n, n) in first, first[-500:]
         samples = [run(DOIT + ["config=%s" % cfg]) for _ in range(5)]
         walls = [s[0] for s in samples]
-        print("%7d runs  no-op doit             best %.2f s  median %.2f s  peak RSS %.0f MB"
-              % (n, min(walls), statistics.median(walls), max(s[1] for s in samples)),
-              flush=True)
+        print(
+            "%7d runs  no-op doit             best %.2f s  median %.2f s  peak RSS %.0f MB"
+            % (n, min(walls), statistics.median(walls), max(s[1] for s in samples)),
+            flush=True,
+        )
         meta = top / "records" / str(n) / "metadata.txt"
         text = meta.read_bytes()
         meta.unlink()  # a private copy: the hard-linked original belongs to other runs too
         meta.write_bytes(text + b"Total events: 12345\n")
         wall, rss, out = run(DOIT + ["config=%s" % cfg])
         rebuilt = sorted({line.split(":")[1] for line in out.splitlines() if line.startswith(".  ")})
-        print("%7d runs  tick after a change    %.2f s  peak RSS %.0f MB  rebuilt runs: %s"
-              % (n, wall, rss, ", ".join(rebuilt)), flush=True)
+        print(
+            "%7d runs  tick after a change    %.2f s  peak RSS %.0f MB  rebuilt runs: %s"
+            % (n, wall, rss, ", ".join(rebuilt)),
+            flush=True,
+        )
         shutil.rmtree(top)
 
 

@@ -10,6 +10,7 @@ Prints, per N: report.collect + overview.extend, the page's rendering and atomic
 (with its failed-run pages), its size, the textfile's time and size, and how long
 headless chromium takes to load, style and lay the page out (timed inside the browser).
 """
+
 import argparse
 import json
 import os
@@ -28,9 +29,18 @@ from rra import config, discovery, htmlpage, overview, prometheus, report  # noq
 from rra.archive import Archive  # noqa: E402
 from rra.layout import Layout  # noqa: E402
 
-CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu",
-            "--disable-background-networking", "--disable-component-update", "--no-first-run",
-            "--disable-sync", "--hide-scrollbars", "--window-size=1200,1400"]
+CHROMIUM = [
+    "chromium",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--window-size=1200,1400",
+]
 ERRORS = {
     "fhiclize": "metadata.txt is empty; retry once DAQInterface has written it, or restore it",
     "artdaqdb": "artdaqDB: store of 3 entities failed: No space left on device",
@@ -66,20 +76,25 @@ def make(top, n, worst, first=1000):
         rec = records / str(run)
         rec.mkdir(parents=True)
         (rec / "metadata.txt").write_text("Config name: demo\n")
-        targets = [layout.fhicl_manifest, layout.artdaqdb_marker, layout.blob,
-                   layout.ucondb_marker, layout.validated]
+        targets = [layout.fhicl_manifest, layout.artdaqdb_marker, layout.blob, layout.ucondb_marker, layout.validated]
         if state == "waiting":
             targets = []
         elif state == "partial":
             targets = targets[:2]
         elif state == "failed":
             stage = stages[run % 4]
-            targets = targets[:("fhiclize", "artdaqdb", "blob", "ucondb", "validate").index(stage)]
+            targets = targets[: ("fhiclize", "artdaqdb", "blob", "ucondb", "validate").index(stage)]
             layout.run_dir(run).mkdir(parents=True)
-            layout.failure(run, stage).write_text(json.dumps(
-                {"run": run, "stage": stage, "time": "2026-12-01T%02d:%02d:00+0000"
-                 % (run % 24, run % 60), "error": "[run %d] [%s] %s"
-                 % (run, stage, ERRORS[stage].replace("%d", str(run)))}))
+            layout.failure(run, stage).write_text(
+                json.dumps(
+                    {
+                        "run": run,
+                        "stage": stage,
+                        "time": "2026-12-01T%02d:%02d:00+0000" % (run % 24, run % 60),
+                        "error": "[run %d] [%s] %s" % (run, stage, ERRORS[stage].replace("%d", str(run))),
+                    }
+                )
+            )
         for target in targets:
             target(run).parent.mkdir(parents=True, exist_ok=True)
             target(run).write_text("{}")
@@ -89,11 +104,13 @@ def make(top, n, worst, first=1000):
             later = discovery.signature(rec) + 10**9
             os.utime(rec / "metadata.txt", ns=(later, later))
     cfg = top / "config.yaml"
-    cfg.write_text("app:\n  work_dir: work\nsource_files:\n  run_records_dir: records\n"
-                   "artdaq_db:\n  database_uri: filesystemdb://${app.work_dir}/artdaqdb\n"
-                   "ucon_db:\n  server_url: sqlite://${app.work_dir}/ucondb.sqlite\n"
-                   "  folder_name: test01\n  writer_password: bench-secret\n"
-                   "metrics:\n  prometheus_textfile: %s/rra.prom\n" % top)
+    cfg.write_text(
+        "app:\n  work_dir: work\nsource_files:\n  run_records_dir: records\n"
+        "artdaq_db:\n  database_uri: filesystemdb://${app.work_dir}/artdaqdb\n"
+        "ucon_db:\n  server_url: sqlite://${app.work_dir}/ucondb.sqlite\n"
+        "  folder_name: test01\n  writer_password: bench-secret\n"
+        "metrics:\n  prometheus_textfile: %s/rra.prom\n" % top
+    )
     return config.load(cfg, env={})
 
 
@@ -117,8 +134,9 @@ function done(f) { const h = f.contentDocument.documentElement.scrollHeight;
 
 
 def chromium(url, profile, *args):
-    out = subprocess.run(CHROMIUM + ["--user-data-dir=%s" % profile, *args, url], check=True,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        CHROMIUM + ["--user-data-dir=%s" % profile, *args, url], check=True, capture_output=True, text=True, timeout=120
+    )
     return out.stdout
 
 
@@ -156,18 +174,30 @@ def main():
         took = [layout_ms(harness, top / "chr") for _ in range(5)]
         png = args.screenshot or str(top / "shot.png")
         chromium(index.as_uri(), top / "chr", "--screenshot=%s" % png)
-        print("%6d runs%s (made in %.0f s): %d strip spans, %d rows" % (
-            n, " worst case" if args.worst else "", made, len(rep["strip"]),
-            len(htmlpage.strip_rows(rep["strip"]))))
-        print("   collect + extend %.2f s; render %.3f s; write with %d run pages %.2f s" % (
-            t_collect, t_render, len(pages), t_write))
-        print("   page %.0f kB (%d run pages, %.0f kB in all)" % (
-            index.stat().st_size / 1024, len(pages),
-            sum(p.stat().st_size for p in (top / "www" / "runs").glob("*.html")) / 1024))
-        print("   textfile %d bytes: %.2f s; at the end of an invocation (sealed runs known) "
-              "%.2f s" % ((top / "rra.prom").stat().st_size, t_prom, t_known))
-        print("   chromium: parsed, styled and laid out in %.0f ms (median of 5; %s)" % (
-            statistics.median(t for t, _ in took), took[0][1]))
+        print(
+            "%6d runs%s (made in %.0f s): %d strip spans, %d rows"
+            % (n, " worst case" if args.worst else "", made, len(rep["strip"]), len(htmlpage.strip_rows(rep["strip"])))
+        )
+        print(
+            "   collect + extend %.2f s; render %.3f s; write with %d run pages %.2f s"
+            % (t_collect, t_render, len(pages), t_write)
+        )
+        print(
+            "   page %.0f kB (%d run pages, %.0f kB in all)"
+            % (
+                index.stat().st_size / 1024,
+                len(pages),
+                sum(p.stat().st_size for p in (top / "www" / "runs").glob("*.html")) / 1024,
+            )
+        )
+        print(
+            "   textfile %d bytes: %.2f s; at the end of an invocation (sealed runs known) "
+            "%.2f s" % ((top / "rra.prom").stat().st_size, t_prom, t_known)
+        )
+        print(
+            "   chromium: parsed, styled and laid out in %.0f ms (median of 5; %s)"
+            % (statistics.median(t for t, _ in took), took[0][1])
+        )
         if not args.keep:
             shutil.rmtree(top.parent)
 

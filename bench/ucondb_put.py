@@ -41,10 +41,24 @@ def main():
     p.add_argument("--workers", type=int, default=8)
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "testserver.py"), "--port", "0",
-                                   "--db", f"{tmp}/server.sqlite", "--folder", "bench",
-                                   "--latency-ms", str(a.latency_ms), "--password", "bench"],
-                                  stdout=subprocess.PIPE, text=True)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "tests" / "testserver.py"),
+                "--port",
+                "0",
+                "--db",
+                f"{tmp}/server.sqlite",
+                "--folder",
+                "bench",
+                "--latency-ms",
+                str(a.latency_ms),
+                "--password",
+                "bench",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             url = server.stdout.readline().strip()
             db = open_ucondb(url, "bench", "configuration", user="writer", password="bench", timeout=10)

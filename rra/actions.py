@@ -3,6 +3,7 @@
 doit exits 1 for a TaskFailed (a run failed, as legacy) and 2 for an uncaught
 exception (an rra bug), so only expected errors are converted.
 """
+
 import logging
 
 from doit.exceptions import TaskFailed

@@ -7,6 +7,7 @@ archive: doit's workers are forked from the process that built it, so each worke
 its own, once. (A UconDB client is never opened in doit's parent, so no worker shares
 a connection; the listing's client is closed before the fork.)
 """
+
 import logging
 import os
 import sqlite3
@@ -20,7 +21,7 @@ log = logging.getLogger("rra")
 @dataclass(frozen=True)
 class ArtdaqDBSettings:
     uri: str
-    backend: str        # as configured ("auto": native for filesystemdb://, else conftoolp)
+    backend: str  # as configured ("auto": native for filesystemdb://, else conftoolp)
     fcl_conf_dir: str = None
     remote_host: str = None
     use_tools: bool = False  # legacy: the tools backend, except for a filesystemdb:// archive
@@ -30,15 +31,15 @@ class ArtdaqDBSettings:
         """The directory of a filesystemdb:// archive (None for another kind)."""
         if not self.uri.startswith("filesystemdb://"):
             return None
-        return self.uri[len("filesystemdb://"):].rstrip("/") or "/"
+        return self.uri[len("filesystemdb://") :].rstrip("/") or "/"
 
 
 @dataclass(frozen=True)
 class UconDBSettings:
     url: str
     folder: str
-    object: str                 # the configuration blobs' object
-    files_object: str = None    # the run record files' object (None: not archived)
+    object: str  # the configuration blobs' object
+    files_object: str = None  # the run record files' object (None: not archived)
     writer_user: str = None
     writer_password: str = field(default=None, repr=False)  # may be a config.MissingSecret
     timeout: float = 10
@@ -66,14 +67,26 @@ class Archive:
         self.lock_file = cfg["app.lock_file"]
         self.record_limits = {"files": cfg["app.max_files_per_run"], "bytes": cfg["app.max_bytes_per_run"]}
         self.artdaq = ArtdaqDBSettings(
-            cfg["artdaq_db.database_uri"], cfg["artdaq_db.backend"], cfg["artdaq_db.fcl_conf_dir"],
-            cfg["artdaq_db.remote_host"], cfg["artdaq_db.use_tools"])
+            cfg["artdaq_db.database_uri"],
+            cfg["artdaq_db.backend"],
+            cfg["artdaq_db.fcl_conf_dir"],
+            cfg["artdaq_db.remote_host"],
+            cfg["artdaq_db.use_tools"],
+        )
         self.ucon = UconDBSettings(
-            cfg["ucon_db.server_url"], cfg["ucon_db.folder_name"], cfg["ucon_db.object_name"],
-            cfg["ucon_db.files_object"], cfg["ucon_db.writer_user"], cfg["ucon_db.writer_password"],
-            cfg["ucon_db.timeout_seconds"], cfg["ucon_db.ca_bundle"], cfg["ucon_db.verify_tls"],
-            cfg["app.run_process_retries"], cfg["app.retry_delay_seconds"])
-        self._open = {}    # what this process opened
+            cfg["ucon_db.server_url"],
+            cfg["ucon_db.folder_name"],
+            cfg["ucon_db.object_name"],
+            cfg["ucon_db.files_object"],
+            cfg["ucon_db.writer_user"],
+            cfg["ucon_db.writer_password"],
+            cfg["ucon_db.timeout_seconds"],
+            cfg["ucon_db.ca_bundle"],
+            cfg["ucon_db.verify_tls"],
+            cfg["app.run_process_retries"],
+            cfg["app.retry_delay_seconds"],
+        )
+        self._open = {}  # what this process opened
         self._listed = {}  # UconDB's keys at the start of the invocation, by object
         self._told = set()  # notices given once
 
@@ -84,12 +97,14 @@ class Archive:
     def stage_names(self):
         """The stages this archive runs (files only with ucon_db.files_object)."""
         from .stages import CHAIN, NAMES
+
         return NAMES if self.ucon.files_object else CHAIN
 
     def artdaqdb(self):
         """The artdaqDB, opened (and swept of what a killed writer left) once per process."""
         if "artdaqdb" not in self._open:
             from .artdaqdb import open_artdaqdb
+
             a = self.artdaq
             db = open_artdaqdb(a.uri, self._backend(), a.fcl_conf_dir, a.remote_host)
             for line in db.sweep() if hasattr(db, "sweep") else ():
@@ -108,8 +123,10 @@ class Archive:
             return "tools"
         if "use_tools" not in self._told:
             self._told.add("use_tools")
-            log.info("artdaq_db.use_tools ignored for a filesystemdb:// archive: the native "
-                     "backend writes it (set artdaq_db.backend: tools to insist)")
+            log.info(
+                "artdaq_db.use_tools ignored for a filesystemdb:// archive: the native "
+                "backend writes it (set artdaq_db.backend: tools to insist)"
+            )
         return "auto"
 
     def sweep(self):
@@ -139,13 +156,15 @@ class Archive:
         challenge once.
         """
         from .ucondb import UconDBError
+
         key = ("ucondb", obj or self.ucon.object)
         if key not in self._open:
             try:
                 self._open[key] = self._open_ucondb(obj)
             except sqlite3.Error as e:
-                raise UconDBError("cannot open the embedded store: %s (check ucon_db.server_url)" % e,
-                                  self.ucon.url) from None
+                raise UconDBError(
+                    "cannot open the embedded store: %s (check ucon_db.server_url)" % e, self.ucon.url
+                ) from None
         return self._open[key]
 
     def take_listing(self, obj=None):
@@ -168,17 +187,25 @@ class Archive:
         from .config import MissingSecret
         from .ucondb import open_ucondb
         from .urls import split_credentials
+
         u = self.ucon
         # user:password@ in the URL may hold any character ('/', ' ', '@'): taken apart here
         url, url_user, url_password = split_credentials(u.url)
         password = u.writer_password
         no_writer = password.reason if isinstance(password, MissingSecret) else None
         return open_ucondb(
-            url, u.folder, obj or u.object,
+            url,
+            u.folder,
+            obj or u.object,
             user=None if no_writer else u.writer_user or url_user or None,
-            password=password or url_password or None, no_writer=no_writer,
-            timeout=u.timeout, ca_bundle=u.ca_bundle, verify_tls=u.verify_tls,
-            retries=u.retries, retry_delay=u.retry_delay)
+            password=password or url_password or None,
+            no_writer=no_writer,
+            timeout=u.timeout,
+            ca_bundle=u.ca_bundle,
+            verify_tls=u.verify_tls,
+            retries=u.retries,
+            retry_delay=u.retry_delay,
+        )
 
 
 def preload():

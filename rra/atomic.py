@@ -3,6 +3,7 @@
 A reader (or doit's up-to-date check) sees either the old complete state or
 the new complete state, never a half-written file.
 """
+
 import os
 import shutil
 import tempfile
@@ -34,6 +35,7 @@ def fsync_all(fds):
             os.fsync(fd)
         return
     from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(min(len(fds), SYNC_THREADS)) as pool:  # no thread outlives the call (fork)
         for _ in pool.map(os.fsync, fds):
             pass
@@ -89,7 +91,7 @@ def write_many(items, mode=0o644):
             pending.append([fd, tmp, path])
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
         fsync_all(fd for fd, _, _ in pending)
         for item in pending:
             os.close(item[0])
@@ -131,8 +133,7 @@ def replace_dir(path, files, durable=True):
             fsync_dir(tmp)
         old = None
         if path.exists():
-            old = Path(tempfile.mkdtemp(prefix="." + path.name + ".", suffix=".old",
-                                        dir=path.parent))
+            old = Path(tempfile.mkdtemp(prefix="." + path.name + ".", suffix=".old", dir=path.parent))
             os.rename(path, old / "set")
         os.rename(tmp, path)
         if durable:

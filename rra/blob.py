@@ -3,8 +3,17 @@
 import re
 from datetime import datetime, timezone
 
-TAIL = ("boot.fcl", "known_boardreaders_list.fcl", "setup.fcl", "environment.fcl", "metadata.fcl",
-        "settings.fcl", "ranks.fcl", "RunHistory.fcl", "RunHistory2.fcl")
+TAIL = (
+    "boot.fcl",
+    "known_boardreaders_list.fcl",
+    "setup.fcl",
+    "environment.fcl",
+    "metadata.fcl",
+    "settings.fcl",
+    "ranks.fcl",
+    "RunHistory.fcl",
+    "RunHistory2.fcl",
+)
 DERIVED = ("hashes.fcl",)  # computed from the other sections, so not content of its own
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 ENCODING = "utf-8"
@@ -54,7 +63,7 @@ def unpack(blob):
         raise ValueError("not a run record blob: missing Start of Record / End of Record lines")
     if head.group(1) != foot.group(1):
         raise ValueError(f"run number {head.group(1)!r} in header but {foot.group(1)!r} in footer")
-    body = text[head.end():foot.start()]
+    body = text[head.end() : foot.start()]
     pieces = SECTION.split(body)
     if pieces[0]:
         raise ValueError("run record blob: text before the first file section")

@@ -8,6 +8,7 @@ process. Later UconDB stages of the invocation are held back without a request; 
 archiver resets it when the next invocation starts (it holds the lock, so no other is
 running). Imports into artdaqDB go on meanwhile: nothing waits that need not.
 """
+
 import os
 
 from . import atomic

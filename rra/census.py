@@ -7,6 +7,7 @@ signature (two) and its run directory, whose mtime says whether an entry was add
 removed after the seal was set (a failure record left by a forced rebuild); only the
 other runs are listed one by one. Runs that doit found sealed while loading cost nothing.
 """
+
 import json
 import os
 import time
@@ -19,11 +20,11 @@ from .stages import target as target_of
 
 @dataclass
 class Census:
-    on_disk: dict                               # run -> its record directory (str)
-    have: dict                                  # stage -> runs whose target exists
+    on_disk: dict  # run -> its record directory (str)
+    have: dict  # stage -> runs whose target exists
     failed: list = field(default_factory=list)  # failure records that still hold, by run then stage
     changed: list = field(default_factory=list)  # validated, record changed since
-    sealed: set = field(default_factory=set)    # validated from the record as it is now
+    sealed: set = field(default_factory=set)  # validated from the record as it is now
     strays: list = field(default_factory=list)  # (path, why) of names that look like runs but are not
 
 
@@ -58,8 +59,7 @@ def take(layout, run_records_dir, sealed=None, stages=CHAIN):
     for run in worked:
         run_dir = "%s/%d" % (runs_dir, run)
         record = on_disk.get(run)
-        if record is not None and (sealed is not None and run in sealed
-                                   or _sealed_and_clean(run_dir, record, seals)):
+        if record is not None and (sealed is not None and run in sealed or _sealed_and_clean(run_dir, record, seals)):
             for runs in out.have.values():
                 runs.add(run)
             out.sealed.add(run)
@@ -73,8 +73,9 @@ def _sealed_and_clean(run_dir, record, seals):
     try:
         sig = signature(record)
         marks = [os.stat(run_dir + "/" + name) for name in seals]
-        return all(m.st_mtime_ns == sig for m in marks) and \
-            os.stat(run_dir).st_mtime_ns <= min(m.st_ctime_ns for m in marks)
+        return all(m.st_mtime_ns == sig for m in marks) and os.stat(run_dir).st_mtime_ns <= min(
+            m.st_ctime_ns for m in marks
+        )
     except OSError:
         return False
 
@@ -118,8 +119,13 @@ def failures(layout, run):
         try:
             with open(layout.run_dir(run) / name) as f:
                 rec = json.load(f)
-            rec = {"run": run, "stage": rec["stage"], "error": rec["error"],
-                   "time": rec.get("time"), "at": rec.get("at") or _parse_time(rec.get("time"))}
+            rec = {
+                "run": run,
+                "stage": rec["stage"],
+                "error": rec["error"],
+                "time": rec.get("time"),
+                "at": rec.get("at") or _parse_time(rec.get("time")),
+            }
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if not _succeeded_since(layout, run, rec["stage"], rec["at"]):
@@ -131,7 +137,7 @@ def _succeeded_since(layout, run, stage, at):
     """A target of this stage or a later one was written after the failure at `at` (epoch s)."""
     if at is None:
         return False
-    later = CHAIN[CHAIN.index(stage):] if stage in CHAIN else (stage,) if stage in APART else ()
+    later = CHAIN[CHAIN.index(stage) :] if stage in CHAIN else (stage,) if stage in APART else ()
     for name in later:
         try:
             st = os.stat(target_of(layout, name, run))

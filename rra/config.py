@@ -3,6 +3,7 @@
 An operator's existing legacy config.yaml must load unchanged: keys that no
 longer mean anything are accepted with a one-line deprecation warning.
 """
+
 import logging
 import os
 import re
@@ -25,8 +26,16 @@ class ConfigError(RraError):
 
 # Kinds of value. "path" and "uri" are resolved against the config file's directory.
 STR, INT, NUM, BOOL, PATH, URI, LIST, OPT_STR, OPT_PATH = (
-    "a string", "an integer", "a number", "true or false", "a path", "a URI",
-    "a list of names", "a string or null", "a path or null")
+    "a string",
+    "an integer",
+    "a number",
+    "true or false",
+    "a path",
+    "a URI",
+    "a list of names",
+    "a string or null",
+    "a path or null",
+)
 
 # section.key -> (kind, default); REQUIRED marks keys with no default.
 REQUIRED = object()
@@ -44,8 +53,20 @@ SCHEMA = {
     "app.validate_blobs": (BOOL, False),
     "app.log_level": (STR, "INFO"),
     "app.log_file": (OPT_PATH, None),
-    "fhiclize_generate": (LIST, ["boot", "metadata", "known_boardreaders_list", "RunHistory",
-                                 "RunHistory2", "settings", "setup", "environment", "ranks"]),
+    "fhiclize_generate": (
+        LIST,
+        [
+            "boot",
+            "metadata",
+            "known_boardreaders_list",
+            "RunHistory",
+            "RunHistory2",
+            "settings",
+            "setup",
+            "environment",
+            "ranks",
+        ],
+    ),
     "source_files.run_records_dir": (PATH, REQUIRED),
     "artdaq_db.fcl_conf_dir": (OPT_PATH, None),
     "artdaq_db.database_uri": (URI, REQUIRED),
@@ -90,12 +111,10 @@ DEPRECATED = {
     "app_fuzz": "fault injection lives in the test server, not in production",
 }
 
-SECRETS = {"ucon_db.writer_password", "reporting.email.smtp_password",
-           "reporting.slack.bot_token"}
+SECRETS = {"ucon_db.writer_password", "reporting.email.smtp_password", "reporting.slack.bot_token"}
 ENV_FILE = TEMPLATE.parent / "archiver.env"  # run_archiver.sh loads it (UCONDB_PASSWORD...)
 _ENV_SECRET = re.compile(r"^\s*(export\s+)?\w*(PASSWORD|PASSWD|TOKEN|SECRET)\w*=\s*\S", re.M | re.I)
 _warned = set()  # files already warned about in this process
-
 
 
 def find_config(explicit=None, env=None, cwd=None):
@@ -114,8 +133,10 @@ def find_config(explicit=None, env=None, cwd=None):
     if (cwd / "config.yaml").is_file():
         return cwd / "config.yaml"
     if cwd.resolve() != TEMPLATE.parent:
-        raise ConfigError("no config.yaml in %s and RRA_CONFIG unset: name the config (run_archiver.sh "
-                          "FILE, rra --config FILE, doit config=FILE) or start from its directory" % cwd)
+        raise ConfigError(
+            "no config.yaml in %s and RRA_CONFIG unset: name the config (run_archiver.sh "
+            "FILE, rra --config FILE, doit config=FILE) or start from its directory" % cwd
+        )
     log.warning("no config.yaml here and RRA_CONFIG unset: using the template %s", TEMPLATE)
     return TEMPLATE
 
@@ -143,9 +164,16 @@ class Config:
 
     def masked(self):
         """Every value with secrets replaced, for printing and logs."""
-        return {k: ("(unset: %s)" % v.reason if isinstance(v, MissingSecret) else
-                    "********" if k in SECRETS and v else redact(v))
-                for k, v in sorted(self.values.items())}
+        return {
+            k: (
+                "(unset: %s)" % v.reason
+                if isinstance(v, MissingSecret)
+                else "********"
+                if k in SECRETS and v
+                else redact(v)
+            )
+            for k, v in sorted(self.values.items())
+        }
 
     def __repr__(self):
         return "Config(%s)" % self.path
@@ -174,8 +202,10 @@ def load(path=None, env=None, cwd=None):
         raise ConfigError("%s: expected a mapping of sections (app, source_files, ...)" % path)
     flat = _flatten(raw)
     _warn_unused(flat, path)
-    expanded = {k: _expand_secret(k, v, flat, env, path) if k in SECRETS else _expand(k, v, flat, env, path)
-                for k, v in flat.items()}
+    expanded = {
+        k: _expand_secret(k, v, flat, env, path) if k in SECRETS else _expand(k, v, flat, env, path)
+        for k, v in flat.items()
+    }
     values = {}
     for key, (kind, default) in SCHEMA.items():
         if key in expanded and expanded[key] is not None or kind == LIST and key in expanded:
@@ -195,8 +225,7 @@ def load(path=None, env=None, cwd=None):
     if values["app.lock_file"] is None:
         values["app.lock_file"] = str(Path(values["app.work_dir"]) / ".archiver.lock")
     for key, (kind, _) in SCHEMA.items():  # blanked out of every log line and message
-        register(values[key] if key in SECRETS else
-                 split_credentials(values[key])[2] if kind == URI else None)
+        register(values[key] if key in SECRETS else split_credentials(values[key])[2] if kind == URI else None)
     _warn_readable(path, [k for k, v in flat.items() if _holds_secret(k, v)])
     if ENV_FILE.is_file():
         try:
@@ -225,9 +254,15 @@ def _warn_readable(path, secrets):
         return
     if secrets and mode & 0o044 and str(path) not in _warned:
         _warned.add(str(path))
-        log.warning("%s holds a secret (%s) and is readable by %s (mode %04o): chmod 600 %s, or "
-                    "take the secret from the environment", path, ", ".join(secrets),
-                    "everyone" if mode & 0o004 else "its group", mode, path)
+        log.warning(
+            "%s holds a secret (%s) and is readable by %s (mode %04o): chmod 600 %s, or "
+            "take the secret from the environment",
+            path,
+            ", ".join(secrets),
+            "everyone" if mode & 0o004 else "its group",
+            mode,
+            path,
+        )
 
 
 def _flatten(tree, prefix=""):
@@ -299,9 +334,11 @@ def _expand(key, value, flat, env, path, seen=()):
             return _expand(key, default, flat, env, path, seen)
         if key in ((section + "." + name) if section else name, name):
             raise ConfigError("%s: %s refers to itself" % (path, key))
-        raise ConfigError("%s: %s uses ${%s}, which is neither a config key nor a set "
-                          "environment variable (give a default as ${%s:-value})"
-                          % (path, key, name, name))
+        raise ConfigError(
+            "%s: %s uses ${%s}, which is neither a config key nor a set "
+            "environment variable (give a default as ${%s:-value})" % (path, key, name, name)
+        )
+
     try:
         return _substitute(value, one)
     except ValueError as e:
@@ -325,14 +362,16 @@ def _substitute(text, replace):
         if depth:
             raise ValueError("unclosed ${ (value not shown)")
         out.append(text[i:start])
-        out.append(replace(text[start + 2:j - 1]))
+        out.append(replace(text[start + 2 : j - 1]))
         i = j
 
 
 def _typed(key, value, kind, path):
     """Coerce a YAML value to the key's kind or say exactly what was expected."""
+
     def bad():
         return ConfigError("%s: %s must be %s, got %r" % (path, key, kind, _safe(key, value)))
+
     if kind in (STR, PATH, URI, OPT_STR, OPT_PATH):
         if isinstance(value, (dict, list, bool)):
             raise bad()
@@ -340,8 +379,7 @@ def _typed(key, value, kind, path):
     if kind == BOOL:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false",
-                                                        "no", "off", "0"):
+        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
             return value.lower() in ("true", "yes", "on", "1")
         raise bad()
     if kind in (INT, NUM):
@@ -366,14 +404,20 @@ def _typed(key, value, kind, path):
 def _check_choices(values, path):
     """Values every run would trip over: say so once, at load time."""
     if values["artdaq_db.backend"] not in ("auto", "native", "conftoolp", "tools"):
-        raise ConfigError("%s: artdaq_db.backend must be auto, native, conftoolp or tools, got %r"
-                          % (path, values["artdaq_db.backend"]))
+        raise ConfigError(
+            "%s: artdaq_db.backend must be auto, native, conftoolp or tools, got %r"
+            % (path, values["artdaq_db.backend"])
+        )
     if not values["artdaq_db.database_uri"].startswith(("filesystemdb://", "mongodb://")):
-        raise ConfigError("%s: artdaq_db.database_uri must start with filesystemdb:// or "
-                          "mongodb://, got %r" % (path, redact(values["artdaq_db.database_uri"])))
+        raise ConfigError(
+            "%s: artdaq_db.database_uri must start with filesystemdb:// or "
+            "mongodb://, got %r" % (path, redact(values["artdaq_db.database_uri"]))
+        )
     if not values["ucon_db.server_url"].startswith(("https://", "http://", "sqlite://")):
-        raise ConfigError("%s: ucon_db.server_url must start with https://, http:// or sqlite://, "
-                          "got %r" % (path, redact(values["ucon_db.server_url"])))
+        raise ConfigError(
+            "%s: ucon_db.server_url must start with https://, http:// or sqlite://, "
+            "got %r" % (path, redact(values["ucon_db.server_url"]))
+        )
     bundle = values["ucon_db.ca_bundle"]
     if bundle and not os.path.isfile(bundle):
         raise ConfigError("%s: ucon_db.ca_bundle: no such file %s" % (path, bundle))
@@ -382,10 +426,12 @@ def _check_choices(values, path):
 def _check_generate(names, path):
     """fhiclize_generate may only name converters rra has (legacy allowed a .txt suffix)."""
     from .fhiclize import CONVERTERS
+
     for name in names:
         if name.rsplit(".txt", 1)[0] not in CONVERTERS:
-            raise ConfigError("%s: fhiclize_generate: unknown converter %r (known: %s)"
-                              % (path, name, ", ".join(CONVERTERS)))
+            raise ConfigError(
+                "%s: fhiclize_generate: unknown converter %r (known: %s)" % (path, name, ", ".join(CONVERTERS))
+            )
 
 
 def _safe(key, value):
@@ -396,6 +442,6 @@ def _resolve_uri(uri, base):
     """filesystemdb:// and sqlite:// URIs with a relative path resolve against the config dir."""
     for scheme in ("filesystemdb://", "sqlite://"):
         if uri.startswith(scheme):
-            rest = uri[len(scheme):]
+            rest = uri[len(scheme) :]
             return scheme + str(base / os.path.expanduser(rest)).rstrip("/")
     return uri

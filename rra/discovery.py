@@ -1,4 +1,5 @@
 """Find the runs under run_records_dir using stat calls only (it runs on every cron tick)."""
+
 import logging
 import os
 import time
@@ -11,6 +12,7 @@ log = logging.getLogger("rra.discovery")
 @dataclass
 class RunRecord:
     """One run directory: its regular files, or the reason it cannot be archived."""
+
     run: int
     path: Path
     files: list = field(default_factory=list)
@@ -98,15 +100,15 @@ def survey(run_records_dir):
     try:
         entries = list(os.scandir(run_records_dir))
     except OSError as e:
-        raise OSError("cannot list run_records_dir %s: %s (check source_files.run_records_dir)"
-                      % (run_records_dir, e.strerror)) from None
+        raise OSError(
+            "cannot list run_records_dir %s: %s (check source_files.run_records_dir)" % (run_records_dir, e.strerror)
+        ) from None
     runs, odd = {}, []
     for entry in entries:
         run = run_number(entry.name)
         if run is None:
             if any(c.isdigit() for c in entry.name):
-                odd.append((entry.path, "not a run name (a run is a directory named by ASCII "
-                                        "digits, no leading zero)"))
+                odd.append((entry.path, "not a run name (a run is a directory named by ASCII digits, no leading zero)"))
         elif entry.is_symlink():
             odd.append((entry.path, "a symbolic link (not followed)"))
         elif not entry.is_dir():
@@ -118,9 +120,11 @@ def survey(run_records_dir):
         alias = _alias(os.path.basename(path))
         if alias in runs and run_number(os.path.basename(path)) is None:
             why = "names the same run as %s" % runs[alias].name
-            clashes[alias] = ("%r and %r both name run %d: neither is archived, so that neither "
-                              "overwrites the other's archive (rename or move out the one that "
-                              "is not run %d)" % (runs[alias].path, path, alias, alias))
+            clashes[alias] = (
+                "%r and %r both name run %d: neither is archived, so that neither "
+                "overwrites the other's archive (rename or move out the one that "
+                "is not run %d)" % (runs[alias].path, path, alias, alias)
+            )
         strays.append((path, why))
     return runs, strays, clashes
 
@@ -131,12 +135,18 @@ def warn_strays(run_records_dir, strays, limit=10):
         return
     shown = ["%r (%s)" % (os.path.basename(p), why) for p, why in strays[:limit]]
     more = " and %d more" % (len(strays) - limit) if len(strays) > limit else ""
-    log.warning("%d entries of run_records_dir %s are not runs and are not archived: %s%s; "
-                "rename or move them out", len(strays), run_records_dir, "; ".join(shown), more)
+    log.warning(
+        "%d entries of run_records_dir %s are not runs and are not archived: %s%s; rename or move them out",
+        len(strays),
+        run_records_dir,
+        "; ".join(shown),
+        more,
+    )
 
 
-def scan(run_records_dir, settle_seconds=0, exclude_most_recent=False, now=None,
-         seal_path=None, forced=(), limits=None):
+def scan(
+    run_records_dir, settle_seconds=0, exclude_most_recent=False, now=None, seal_path=None, forced=(), limits=None
+):
     """Run records ready to archive, ascending; a run's problem stays that run's error.
 
     With seal_path (run -> its validation record), sealed runs cost three stat
@@ -156,8 +166,7 @@ def scan(run_records_dir, settle_seconds=0, exclude_most_recent=False, now=None,
             records.append(_record(run, Path(entry.path), limits))
     records.sort(key=lambda r: r.run)
     if exclude_most_recent and records:
-        log.info("[run %d] newest run left for the next invocation (app.exclude_most_recent_run)",
-                 records[-1].run)
+        log.info("[run %d] newest run left for the next invocation (app.exclude_most_recent_run)", records[-1].run)
         records.pop()
     if settle_seconds > 0:
         now = time.time() if now is None else now
@@ -165,8 +174,12 @@ def scan(run_records_dir, settle_seconds=0, exclude_most_recent=False, now=None,
         for rec in records:
             age = now - rec.newest_mtime
             if not rec.sealed and age < settle_seconds:
-                log.info("[run %d] record changed %.0f s ago, left for the next invocation "
-                         "(app.settle_seconds=%g)", rec.run, age, settle_seconds)
+                log.info(
+                    "[run %d] record changed %.0f s ago, left for the next invocation (app.settle_seconds=%g)",
+                    rec.run,
+                    age,
+                    settle_seconds,
+                )
             else:
                 settled.append(rec)
         records = settled
@@ -189,47 +202,54 @@ def _record(run, path, limits=None):
             for entry in it:
                 entries.append(entry)
                 if len(entries) > limits["files"]:
-                    rec.error = ("run directory %s holds more than %d entries "
-                                 "(app.max_files_per_run): not archived; if it really is one "
-                                 "run record, raise the limit" % (path, limits["files"]))
+                    rec.error = (
+                        "run directory %s holds more than %d entries "
+                        "(app.max_files_per_run): not archived; if it really is one "
+                        "run record, raise the limit" % (path, limits["files"])
+                    )
                     return rec
         entries.sort(key=lambda e: e.name)
     except OSError as e:
-        rec.error = ("cannot read run directory %s: %s (make it readable by the archiver's "
-                     "user, e.g. chmod a+rx)" % (path, e.strerror))
+        rec.error = "cannot read run directory %s: %s (make it readable by the archiver's user, e.g. chmod a+rx)" % (
+            path,
+            e.strerror,
+        )
         return rec
     size = 0
     for entry in entries:
         try:
             if entry.is_symlink():
-                rec.error = ("%s is a symbolic link; run records must hold regular files "
-                             "(not followed; replace it with the file it points to)" % entry.path)
+                rec.error = (
+                    "%s is a symbolic link; run records must hold regular files "
+                    "(not followed; replace it with the file it points to)" % entry.path
+                )
                 return rec
             if entry.is_dir(follow_symlinks=False):
                 log.debug("[run %d] ignoring subdirectory %s", run, entry.path)
                 continue
             if not entry.is_file(follow_symlinks=False):
-                rec.error = ("%s is not a regular file (move it out of the run directory)"
-                             % entry.path)
+                rec.error = "%s is not a regular file (move it out of the run directory)" % entry.path
                 return rec
             st = entry.stat(follow_symlinks=False)
         except OSError as e:
             rec.error = "cannot stat %s: %s" % (entry.path, e.strerror)
             return rec
         if not os.access(entry.path, os.R_OK):
-            rec.error = ("cannot read %s: permission denied (make it readable by the archiver's "
-                         "user)" % entry.path)
+            rec.error = "cannot read %s: permission denied (make it readable by the archiver's user)" % entry.path
             return rec
         rec.files.append(Path(entry.path))
         rec.newest_mtime = max(rec.newest_mtime, st.st_mtime)
         size += st.st_size
         if size > limits["bytes"]:
-            rec.error = ("run directory %s holds more than %d bytes (app.max_bytes_per_run): not "
-                         "archived; if it really is one run record, raise the limit"
-                         % (path, limits["bytes"]))
+            rec.error = (
+                "run directory %s holds more than %d bytes (app.max_bytes_per_run): not "
+                "archived; if it really is one run record, raise the limit" % (path, limits["bytes"])
+            )
             rec.files = []
             return rec
     if not rec.files:
-        rec.error = ("run directory %s holds no files (if DAQInterface is still writing it, set "
-                     "app.settle_seconds; otherwise move it out of run_records_dir)" % path)
+        rec.error = (
+            "run directory %s holds no files (if DAQInterface is still writing it, set "
+            "app.settle_seconds; otherwise move it out of run_records_dir)" % path
+        )
     return rec

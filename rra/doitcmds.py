@@ -3,6 +3,7 @@
 `doit dumpdb` only reads dbm files, and rra keeps doit's state in sqlite3 at
 <work_dir>/.doit.db: this one finds it from the config and prints it the same way.
 """
+
 import json
 import os
 import pprint
@@ -16,6 +17,7 @@ from doit.exceptions import InvalidCommand
 
 class DumpDB(Command):
     """dump doit's state (sqlite3 at <work_dir>/.doit.db, or --db-file)"""
+
     doc_purpose = "dump doit's state: one line per task (rra: the sqlite3 file in the work dir)"
     doc_usage = "[config=FILE]"
     doc_description = None
@@ -26,6 +28,7 @@ class DumpDB(Command):
         if path == opt_depfile["default"]:  # not given: the config's work dir
             from . import config
             from .layout import Layout
+
             try:
                 cfg = config.load(get_var("config", None), cwd=os.getcwd())
             except config.ConfigError as e:

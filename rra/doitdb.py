@@ -6,6 +6,7 @@ rebuilt from the targets: a task with no saved state runs again, finds its
 target's content current (artdaqDB marker, UconDB adoption) and stores or
 uploads nothing new. The file is created not world-readable.
 """
+
 import logging
 import os
 import sqlite3
@@ -16,8 +17,12 @@ from doit import dependency
 log = logging.getLogger("rra")
 
 HEADER = b"SQLite format 3\x00"
-_init, _get, _in, _dump = (dependency.SqliteDB.__init__, dependency.SqliteDB._get_task_data,
-                           dependency.SqliteDB.in_, dependency.SqliteDB.dump)
+_init, _get, _in, _dump = (
+    dependency.SqliteDB.__init__,
+    dependency.SqliteDB._get_task_data,
+    dependency.SqliteDB.in_,
+    dependency.SqliteDB.dump,
+)
 
 
 def prepare(path):
@@ -36,9 +41,13 @@ def set_aside(path, why):
         os.replace(path + "-journal", aside + "-journal")
     except FileNotFoundError:
         pass
-    log.warning("doit's state %s was damaged (%s): moved to %s; it is rebuilt from the targets "
-                "(what is archived already is found current, nothing is uploaded again)",
-                path, why, aside)
+    log.warning(
+        "doit's state %s was damaged (%s): moved to %s; it is rebuilt from the targets "
+        "(what is archived already is found current, nothing is uploaded again)",
+        path,
+        why,
+        aside,
+    )
     return aside
 
 
@@ -69,6 +78,7 @@ def _open(self, name, codec, **kwargs):
 
 def _reading(real):
     """A read that hits a damaged page: the task is treated as never run, the file replaced on dump."""
+
     def read(self, task_id):
         try:
             return real(self, task_id)
@@ -77,6 +87,7 @@ def _reading(real):
                 raise  # locked, I/O: not damage
             self._damaged = str(e)
             return {} if real is _get else False
+
     return read
 
 

@@ -6,6 +6,7 @@ runs, every later stage of that run is listed too. Forced tasks (--run R) all ru
 
     doit list --all --status ... | python -m rra.dryrun [--stages import] [--forced]
 """
+
 import argparse
 import sys
 
@@ -31,7 +32,7 @@ def would_run(lines, stages=ORDER + APART, forced=False):
                 apart.add((run, stage))
             else:
                 first[run] = min(first.get(run, len(ORDER)), ORDER.index(stage))
-    chain = {(run, stage) for run in first for stage in ORDER[first[run]:] if (run, stage) in have}
+    chain = {(run, stage) for run in first for stage in ORDER[first[run] :] if (run, stage) in have}
     return sorted(((r, s) for r, s in chain | apart if s in stages), key=lambda t: (t[0], (ORDER + APART).index(t[1])))
 
 
@@ -44,8 +45,10 @@ def main(argv=None):
     for run, stage in tasks:
         print("%s:%d" % (stage, run))
     runs = len({run for run, _ in tasks})
-    print("dry run: %d run%s, %d task%s would run (nothing was run)"
-          % (runs, "" if runs == 1 else "s", len(tasks), "" if len(tasks) == 1 else "s"))
+    print(
+        "dry run: %d run%s, %d task%s would run (nothing was run)"
+        % (runs, "" if runs == 1 else "s", len(tasks), "" if len(tasks) == 1 else "s")
+    )
     return 0
 
 

@@ -4,6 +4,7 @@ Each library keeps its own errors (UconDBError, ArtdaqDBError, FhiclError, ...),
 requests keeps RequestException's family; all derive from RraError, so the doit actions
 and the rra command catch one thing, and this module imports nothing of rra's.
 """
+
 import errno
 
 
@@ -19,11 +20,12 @@ def describe(error):
     """One line for an exception, without a traceback."""
     if isinstance(error, OSError) and error.strerror:
         where = " %s" % error.filename if error.filename else ""
-        hint = {errno.ENOSPC: " (disk full: free space on that filesystem)",
-                errno.EDQUOT: " (disk quota exceeded on that filesystem)",
-                errno.EFBIG: " (file size limit reached: see ulimit -f)"}.get(error.errno, "")
+        hint = {
+            errno.ENOSPC: " (disk full: free space on that filesystem)",
+            errno.EDQUOT: " (disk quota exceeded on that filesystem)",
+            errno.EFBIG: " (file size limit reached: see ulimit -f)",
+        }.get(error.errno, "")
         return "%s:%s %s%s" % (type(error).__name__, where, error.strerror, hint)
     if isinstance(error, MemoryError):
         return "out of memory (a run record file too large to parse?)"
     return str(error) or type(error).__name__
-

@@ -4,6 +4,7 @@ doit calls a task skipped because its dependency failed an error (exit 2), so
 one bad run record would look like an rra bug. Here that skip counts as the
 failure it inherits; a real error in the dependency still gives 2.
 """
+
 from doit import runner
 from doit.exceptions import UnmetDependency
 

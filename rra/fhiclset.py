@@ -6,6 +6,7 @@ The set can always be rebuilt from the record, so it is not fsynced; instead
 every read checks it against the manifest's MD5s, and a set damaged by a
 crash is removed so that the next invocation rebuilds it.
 """
+
 import hashlib
 import json
 import logging
@@ -36,13 +37,13 @@ def build(run, run_dir, fhicl_dir, enabled, stats_path=None):
     from .fhiclize import (
         fhiclize_run,  # only when a run is built, not on every task load
     )
+
     started = time.time_ns()
     result = fhiclize_run(Path(run_dir), enabled)
     for warning in result.warnings:
         log.warning("[run %s] [fhiclize] %s", run, warning)
     if result.unconverted:  # artdaq_database never sees them; the files object keeps them, if set
-        log.info("[run %s] [fhiclize] not FHiCL, not in artdaqDB or the blob: %s", run,
-                 ", ".join(result.unconverted))
+        log.info("[run %s] [fhiclize] not FHiCL, not in artdaqDB or the blob: %s", run, ", ".join(result.unconverted))
     manifest = {
         "run": int(run),
         "config_name": result.config_name,
@@ -60,9 +61,11 @@ def build(run, run_dir, fhicl_dir, enabled, stats_path=None):
     if stats_path:  # a cache, not fsynced: a damaged one only costs the MD5s it would save
         tmp = "%s.%d.tmp" % (stats_path, os.getpid())
         st = os.stat(manifest_path(fhicl_dir))  # binds the cache to this very manifest
-        cache = {"manifest": [st.st_size, st.st_mtime_ns, st.st_ino], "read_at_ns": started,
-                 "files": {name: [f["md5"], f["size"], f["mtime_ns"]]
-                           for name, f in result.sources.items()}}
+        cache = {
+            "manifest": [st.st_size, st.st_mtime_ns, st.st_ino],
+            "read_at_ns": started,
+            "files": {name: [f["md5"], f["size"], f["mtime_ns"]] for name, f in result.sources.items()},
+        }
         with open(tmp, "w") as f:
             json.dump(cache, f)
         os.replace(tmp, stats_path)
@@ -92,8 +95,7 @@ def record_unchanged(fhicl_dir, run_dir, stats_path=None):
         sources, started = cached
     else:  # no usable cache: the manifest says what was read, every file is hashed
         try:
-            sources = {n: [f["md5"], f["size"], None]
-                       for n, f in read_manifest(fhicl_dir)["sources"].items()}
+            sources = {n: [f["md5"], f["size"], None] for n, f in read_manifest(fhicl_dir)["sources"].items()}
         except (OSError, ValueError, KeyError, TypeError):
             return False  # damaged, or made before rra kept what it read: made once more
         started = 0
@@ -101,13 +103,15 @@ def record_unchanged(fhicl_dir, run_dir, stats_path=None):
         path = os.path.join(run_dir, name)
         try:
             st = os.stat(path, follow_symlinks=False)
-            if st.st_size == size and (st.st_mtime_ns == mtime_ns < started - RACY_NS
-                                       or _md5(path) == md5):
+            if st.st_size == size and (st.st_mtime_ns == mtime_ns < started - RACY_NS or _md5(path) == md5):
                 continue
         except OSError:
             pass
-        log.info("[run %s] [fhiclize] %s changed after it was read: rebuilding the run",
-                 os.path.basename(os.fspath(run_dir)), path)
+        log.info(
+            "[run %s] [fhiclize] %s changed after it was read: rebuilding the run",
+            os.path.basename(os.fspath(run_dir)),
+            path,
+        )
         return False
     return True
 
@@ -163,7 +167,8 @@ def read(fhicl_dir):
             manifest_path(fhicl_dir).unlink()  # makes fhiclize out of date: rebuilt next time
         except OSError:
             pass
-        raise DamagedSet("FHiCL set %s was damaged (%s differ from the manifest, e.g. after a "
-                         "crash); removed, the next run of doit rebuilds it"
-                         % (fhicl_dir, ", ".join(bad)))
+        raise DamagedSet(
+            "FHiCL set %s was damaged (%s differ from the manifest, e.g. after a "
+            "crash); removed, the next run of doit rebuilds it" % (fhicl_dir, ", ".join(bad))
+        )
     return manifest, files

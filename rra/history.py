@@ -5,6 +5,7 @@ it took, what it did) to <work_dir>/history.json. The file is replaced atomicall
 bounded: the newest LIMIT entries, consecutive idle cron ticks folded into one. Nothing
 decides what to build from it; losing it loses these numbers and nothing else.
 """
+
 import json
 import logging
 import os
@@ -55,6 +56,7 @@ def entry(counts, elapsed, errors=False, now=None):
     error (errors), or it was interrupted.
     """
     from .shutdown import stopping
+
     now = time.time() if now is None else now
     age = process_age()
     duration = age if age is not None and elapsed <= age < elapsed + 3600 else elapsed
@@ -83,8 +85,7 @@ def add(data, new, limit=LIMIT):
     """The history with new appended (an idle tick after an idle tick replaces it, counted)."""
     runs = list(data.get("invocations", []))
     if runs and _idle(new) and _idle(runs[-1]):
-        new = dict(new, ticks=runs[-1].get("ticks", 1) + 1,
-                   first_ended=runs[-1].get("first_ended", runs[-1]["ended"]))
+        new = dict(new, ticks=runs[-1].get("ticks", 1) + 1, first_ended=runs[-1].get("first_ended", runs[-1]["ended"]))
         runs.pop()
     runs.append(new)
     last = new["ended_ts"] if new["ok"] else data.get("last_success")
@@ -94,8 +95,7 @@ def add(data, new, limit=LIMIT):
 def dumps(data):
     """JSON with one invocation per line (a few kB; readable with less)."""
     lines = ",\n".join("  " + json.dumps(e, sort_keys=True) for e in data["invocations"])
-    return '{"last_success": %s,\n "invocations": [\n%s\n]}\n' % (
-        json.dumps(data["last_success"]), lines)
+    return '{"last_success": %s,\n "invocations": [\n%s\n]}\n' % (json.dumps(data["last_success"]), lines)
 
 
 def record(work_dir, new):
@@ -104,6 +104,9 @@ def record(work_dir, new):
     try:
         atomic.write_text(path(work_dir), dumps(data))
     except OSError as e:
-        log.warning("history not written (%s: %s); only the status page's pace table misses it",
-                    e.filename or path(work_dir), e.strerror)
+        log.warning(
+            "history not written (%s: %s); only the status page's pace table misses it",
+            e.filename or path(work_dir),
+            e.strerror,
+        )
     return data

@@ -1,4 +1,5 @@
 """Where each run's targets live under the work dir (the only place rra writes)."""
+
 from pathlib import Path
 
 

@@ -8,6 +8,7 @@ locked (`rm .archiver.lock`, the legacy advice for a "stale lock") and a second 
 would then lock a new file of the same name; a directory holding files cannot be removed,
 so the second archiver still finds the work dir locked.
 """
+
 import atexit
 import errno
 import fcntl
@@ -56,9 +57,18 @@ class ArchiverLock:
         atexit.register(self.release)  # the pid must not outlive the holder (a `kill` of a reused pid)
         os.ftruncate(fd, 0)
         os.write(fd, b"%d\n" % os.getpid())  # where the legacy archiver kept it
-        atomic.write_text(self.info, json.dumps({
-            "pid": os.getpid(), "host": socket.gethostname(), "what": what,
-            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}) + "\n")
+        atomic.write_text(
+            self.info,
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "what": what,
+                    "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                }
+            )
+            + "\n",
+        )
         return self
 
     def _lock_file(self):
@@ -97,9 +107,10 @@ class ArchiverLock:
         except OSError as e:
             if e.errno not in BUSY:
                 raise
-            raise LockedError("another archiver holds %s: %s; wait for it to finish (or stop it: "
-                              "kill $(cat %s)) and run again" % (self.path, self.holder(), self.path)
-                              ) from None
+            raise LockedError(
+                "another archiver holds %s: %s; wait for it to finish (or stop it: "
+                "kill $(cat %s)) and run again" % (self.path, self.holder(), self.path)
+            ) from None
 
     def holder(self):
         """'pid N on HOST, started T (what)' from the holder's note, if it left one."""

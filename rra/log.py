@@ -1,4 +1,5 @@
 """Logging for dodo.py and the rra command: stderr plus the rotating app.log_file."""
+
 import logging
 import logging.handlers
 import os
@@ -47,8 +48,10 @@ class SizeAndAgeHandler(logging.handlers.RotatingFileHandler):
         if not getattr(self, "_failed", False):
             self._failed = True
             e = sys.exc_info()[1]
-            sys.stderr.write("rra: cannot write the log file %s: %s; going on without it\n"
-                             % (self.baseFilename, getattr(e, "strerror", None) or e))
+            sys.stderr.write(
+                "rra: cannot write the log file %s: %s; going on without it\n"
+                % (self.baseFilename, getattr(e, "strerror", None) or e)
+            )
 
 
 class Redact(logging.Filter):
@@ -65,8 +68,9 @@ class Redact(logging.Filter):
 def setup(cfg=None, verbose=False):
     """Configure the 'rra' logger: console once, the log file once a config names one."""
     logger = logging.getLogger("rra")
-    level = logging.DEBUG if verbose else getattr(
-        logging, (cfg["app.log_level"] if cfg else "INFO").upper(), logging.INFO)
+    level = (
+        logging.DEBUG if verbose else getattr(logging, (cfg["app.log_level"] if cfg else "INFO").upper(), logging.INFO)
+    )
     logger.setLevel(min(level, logger.level) if logger.handlers else level)
     logger.propagate = False
     if not any(getattr(h, "_rra", "") == "console" for h in logger.handlers):
@@ -76,8 +80,7 @@ def setup(cfg=None, verbose=False):
         console.addFilter(Redact())
         console._rra = "console"
         logger.addHandler(console)
-    if cfg and cfg["app.log_file"] and not any(getattr(h, "_rra", "") == "file"
-                                               for h in logger.handlers):
+    if cfg and cfg["app.log_file"] and not any(getattr(h, "_rra", "") == "file" for h in logger.handlers):
         path = Path(cfg["app.log_file"])
         path.parent.mkdir(parents=True, exist_ok=True)
         handler = SizeAndAgeHandler(path)

@@ -3,6 +3,7 @@
 Written atomically and only after the work they describe is durable, so a
 marker on disk is a promise the next stage and the report can rely on.
 """
+
 import json
 from datetime import datetime, timezone
 

@@ -1,4 +1,5 @@
 """Per-stage counts and durations to Carbon/Graphite, so a dashboard shows the archiver's pace."""
+
 import logging
 import math
 import re
@@ -46,8 +47,7 @@ def post_carbon(cfg, stats, newest_archived=None, now=None):
     """Send stats if carbon.enabled; return None when sent (or off), else the problem as a line."""
     if not cfg["carbon.enabled"]:
         return None
-    payload = plaintext(cfg["carbon.metric_prefix"], stats, newest_archived,
-                        int(time.time() if now is None else now))
+    payload = plaintext(cfg["carbon.metric_prefix"], stats, newest_archived, int(time.time() if now is None else now))
     if not payload:
         return None
     host, port = cfg["carbon.host"], cfg["carbon.port"]
@@ -60,6 +60,10 @@ def post_carbon(cfg, stats, newest_archived=None, now=None):
             return None
         except OSError as err:
             problem = "carbon: cannot send %d metrics to %s:%d: %s" % (
-                payload.count("\n"), host, port, str(err) or type(err).__name__)
+                payload.count("\n"),
+                host,
+                port,
+                str(err) or type(err).__name__,
+            )
     log.warning("metrics not sent: %s", problem)
     return problem

@@ -2,6 +2,7 @@
 
 A notice that cannot be sent is a warning, never an error: the archive matters more.
 """
+
 import logging
 import smtplib
 import socket
@@ -26,6 +27,7 @@ MAX_ERROR_CHARS = 200
 @dataclass
 class Failure:
     """One failed task: the run, its stage, and why (the last line is what counts)."""
+
     run: int
     stage: str
     message: str
@@ -47,7 +49,7 @@ def one_line(message):
     """The last non-blank line of an error (a traceback's exception), cut to a readable length."""
     lines = [line.strip() for line in str(message or "").splitlines() if line.strip()]
     line = lines[-1] if lines else "(no message)"
-    return line if len(line) <= MAX_ERROR_CHARS else line[:MAX_ERROR_CHARS - 3] + "..."
+    return line if len(line) <= MAX_ERROR_CHARS else line[: MAX_ERROR_CHARS - 3] + "..."
 
 
 def _stage_key(stage):
@@ -63,16 +65,16 @@ def compose(failures, summary=None, host=None):
         by_stage[f.stage].add(f.run)
         by_error[f.stage, one_line(f.message)].add(f.run)
     subject = "rra on %s: %d run%s failed" % (host, len(runs), "" if len(runs) == 1 else "s")
-    lines = ["%s (%d failed task%s)." % (subject, len(failures), "" if len(failures) == 1 else "s"),
-             "", "Failed by stage:"]
-    lines += ["  %s: %s" % (stage, ranges(by_stage[stage]))
-              for stage in sorted(by_stage, key=_stage_key)]
+    lines = [
+        "%s (%d failed task%s)." % (subject, len(failures), "" if len(failures) == 1 else "s"),
+        "",
+        "Failed by stage:",
+    ]
+    lines += ["  %s: %s" % (stage, ranges(by_stage[stage])) for stage in sorted(by_stage, key=_stage_key)]
     # the most widespread error first: when hundreds fail, it is usually one cause
-    errors = sorted(by_error.items(),
-                    key=lambda item: (-len(item[1]), min(item[1]), _stage_key(item[0][0])))
+    errors = sorted(by_error.items(), key=lambda item: (-len(item[1]), min(item[1]), _stage_key(item[0][0])))
     lines += ["", "Errors:"]
-    lines += ["  %s %s: %s" % (stage, ranges(runs_, 5), error)
-              for (stage, error), runs_ in errors[:MAX_ERRORS]]
+    lines += ["  %s %s: %s" % (stage, ranges(runs_, 5), error) for (stage, error), runs_ in errors[:MAX_ERRORS]]
     if len(errors) > MAX_ERRORS:
         lines.append("  ... and %d more, see the rra log on %s" % (len(errors) - MAX_ERRORS, host))
     if summary:
@@ -119,11 +121,20 @@ def _scrub(cfg, text):
 
 def _email(cfg, subject, text):
     """One message over SMTP (STARTTLS verified against the system CAs if asked); None if sent."""
+
     def e(key):
         return cfg["reporting.email." + key]
+
     recipients = [r.strip() for r in (e("recipient_email") or "").split(",") if r.strip()]
-    missing = [k for k, v in (("smtp_host", e("smtp_host")), ("sender_email", e("sender_email")),
-                              ("recipient_email", recipients)) if not v]
+    missing = [
+        k
+        for k, v in (
+            ("smtp_host", e("smtp_host")),
+            ("sender_email", e("sender_email")),
+            ("recipient_email", recipients),
+        )
+        if not v
+    ]
     if missing:
         return "email: reporting.email.%s is not set" % ", ".join(missing)
     msg = EmailMessage()
@@ -156,8 +167,10 @@ def _smtp_reply(err):
 
 def _slack(cfg, subject, text):
     """One chat.postMessage; Slack says failure as HTTP 200 with ok: false, so read the body."""
+
     def s(key):
         return cfg["reporting.slack." + key]
+
     missing = [k for k in ("bot_token", "channel") if not s(k)]
     if missing:
         return "slack: reporting.slack.%s is not set" % ", ".join(missing)
@@ -166,10 +179,14 @@ def _slack(cfg, subject, text):
     body = {"channel": s("channel"), "text": (mentions + " " + escaped) if mentions else escaped}
     url = redact(s("api_url"))
     import requests  # only when a message is sent: not on every cron tick
+
     try:
-        answer = requests.post(s("api_url"), json=body, timeout=TIMEOUT, headers={
-            "Authorization": "Bearer " + s("bot_token"),
-            "Content-Type": "application/json; charset=utf-8"})
+        answer = requests.post(
+            s("api_url"),
+            json=body,
+            timeout=TIMEOUT,
+            headers={"Authorization": "Bearer " + s("bot_token"), "Content-Type": "application/json; charset=utf-8"},
+        )
     except requests.RequestException as err:
         return "slack: cannot post to %s: %s" % (url, err)
     if answer.status_code != 200:

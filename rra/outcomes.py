@@ -6,6 +6,7 @@ has gone); a run whose whole chain was found current is sealed. At the end, one
 notification for all failures, and the metrics (Carbon, the Prometheus textfile, the
 history the status page reads).
 """
+
 import json
 import os
 import time
@@ -21,9 +22,19 @@ def succeeded(layout, run, stage):
 def failed(layout, run, stage, message):
     """Record the failure beside the run's targets (atomic, tiny); the console already said it."""
     try:
-        atomic.write_text(layout.failure(run, stage), json.dumps(
-            {"run": run, "stage": stage, "error": message, "at": time.time(),
-             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n")
+        atomic.write_text(
+            layout.failure(run, stage),
+            json.dumps(
+                {
+                    "run": run,
+                    "stage": stage,
+                    "error": message,
+                    "at": time.time(),
+                    "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                }
+            )
+            + "\n",
+        )
     except OSError:
         pass  # the console line and the log already say it
 
@@ -45,13 +56,19 @@ def tell_the_world(archive, failures, counts, durations, seconds, ok, sealed_run
     """
     cfg, layout = archive.config, archive.layout
     from . import history, metrics, prometheus
+
     if failures:
         from . import notify
+
         notify.notify_failures(cfg, [notify.Failure(r, s, m) for r, s, m in failures])
-    stats = {stage: {"processed": counts[stage, "done"] + counts[stage, "failed"],
-                     "failed": counts[stage, "failed"],
-                     "duration_seconds": round(durations[stage], 3)}
-             for stage in {stage for stage, _ in counts}}
+    stats = {
+        stage: {
+            "processed": counts[stage, "done"] + counts[stage, "failed"],
+            "failed": counts[stage, "failed"],
+            "duration_seconds": round(durations[stage], 3),
+        }
+        for stage in {stage for stage, _ in counts}
+    }
     if stats:
         metrics.post_carbon(cfg, stats, newest_validated(layout))
     past = history.record(archive.work_dir, history.entry(counts, seconds, not ok))  # the page's pace table

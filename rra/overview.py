@@ -4,6 +4,7 @@ invocations, failures with retry advice, and the config the page was made from.
 `rra report --json` carries the same keys (docs/report.md), so other tools can build on
 them. Everything is derived: the report, the work dir's files and history.json.
 """
+
 import re
 import time
 
@@ -79,12 +80,17 @@ def advice(failure):
     retry = "cron retries it; now: `./run_archiver.sh CONFIG --run %d`" % run
     if any(w in text for w in ("no space", "disk full", "quota", "file size limit")):
         return "free space on that filesystem; " + retry
-    if stage in ("ucondb", "validate") and (re.search(r"\b40[13]\b", text) or any(
-            w in text for w in ("unauthorized", "password", "forbidden"))):
+    if stage in ("ucondb", "validate") and (
+        re.search(r"\b40[13]\b", text) or any(w in text for w in ("unauthorized", "password", "forbidden"))
+    ):
         return "check ucon_db.writer_user / writer_password (`rra check-config --connect`); " + retry
-    if stage in ("ucondb", "validate") and (re.search(r"\b5\d\d\b", text) or any(
-            w in text for w in ("timed out", "timeout", "connect", "unreachable", "refused",
-                                "reset", "certificate", "ssl", "tls"))):
+    if stage in ("ucondb", "validate") and (
+        re.search(r"\b5\d\d\b", text)
+        or any(
+            w in text
+            for w in ("timed out", "timeout", "connect", "unreachable", "refused", "reset", "certificate", "ssl", "tls")
+        )
+    ):
         return "check that UconDB answers (`rra check-config --connect`); " + retry
     if stage == "fhiclize":
         return "fix or restore the run record file named; " + retry
@@ -106,8 +112,7 @@ def scrub(cfg, text):
 
 def waiting(report, states, run_dirs, cfg, now):
     """The runs whose record as it is now is not archived (waiting, partial, changed, failed)."""
-    runs = sorted(r for r, s in states.items()
-                  if s in ("waiting", "partial", "changed", "failed") and r in run_dirs)
+    runs = sorted(r for r, s in states.items() if s in ("waiting", "partial", "changed", "failed") and r in run_dirs)
     if runs and cfg["app.exclude_most_recent_run"] and runs[-1] == max(run_dirs):
         runs.pop()  # left for later by design, not late
     oldest, since = None, None
@@ -118,9 +123,12 @@ def waiting(report, states, run_dirs, cfg, now):
             continue
         if since is None or sig < since:
             oldest, since = run, sig
-    return {"count": len(runs), "oldest_run": oldest,
-            "oldest_since": _iso(since) if since else None,
-            "oldest_age_seconds": round(max(0.0, now - since), 1) if since else 0.0}
+    return {
+        "count": len(runs),
+        "oldest_run": oldest,
+        "oldest_since": _iso(since) if since else None,
+        "oldest_age_seconds": round(max(0.0, now - since), 1) if since else 0.0,
+    }
 
 
 def extend(report, cfg, now=None):

@@ -5,6 +5,7 @@ does not answer fails each run alike: an ERROR and a FAILED line per run, per ti
 Here each is one line. The UconDB check is also the invocation's one /versions listing,
 which spares every run its own lookup (rra.stages.ucondb.upload).
 """
+
 import logging
 import os
 
@@ -18,8 +19,10 @@ def artdaqdb_problems(archive):
     problems = []
     conf = archive.artdaq.fcl_conf_dir
     if conf and not os.path.isfile(os.path.join(conf, "schema.fcl")):
-        problems.append("artdaq_db.fcl_conf_dir %s holds no schema.fcl (point it at the directory of "
-                        "artdaq_database's schema.fcl, or remove the key to use the bundled one)" % conf)
+        problems.append(
+            "artdaq_db.fcl_conf_dir %s holds no schema.fcl (point it at the directory of "
+            "artdaq_database's schema.fcl, or remove the key to use the bundled one)" % conf
+        )
     root = archive.artdaq.filesystem_root
     if root is not None:
         probe = os.path.join(root, ".rra-tmp.preflight.%d" % os.getpid())  # swept if left behind
@@ -29,14 +32,17 @@ def artdaqdb_problems(archive):
                 pass
             os.unlink(probe)
         except OSError as e:
-            problems.append("artdaqDB %s cannot be written: %s (check artdaq_db.database_uri and the "
-                            "directory's owner and permissions)" % (root, e.strerror or e))
+            problems.append(
+                "artdaqDB %s cannot be written: %s (check artdaq_db.database_uri and the "
+                "directory's owner and permissions)" % (root, e.strerror or e)
+            )
     return problems
 
 
 def ucondb_problem(archive):
     """None if UconDB answers and its folder exists (and take the listing); else why not."""
     from .ucondb import UconDBError
+
     try:
         archive.take_listing()
         if archive.ucon.files_object:
@@ -54,8 +60,10 @@ def check(archive, ucondb=True):
     """
     breaker.reset(archive.work_dir)
     if archive.ucon.files_object is None:  # absent, not set empty: say once what it offers
-        log.warning("ucon_db.files_object is not set: only what artdaq_database keeps is archived, not the "
-                 "run record files as written (set it, e.g. to run_record_files, for `rra restore`)")
+        log.warning(
+            "ucon_db.files_object is not set: only what artdaq_database keeps is archived, not the "
+            "run record files as written (set it, e.g. to run_record_files, for `rra restore`)"
+        )
     problems = artdaqdb_problems(archive)
     if ucondb and not problems:
         why = ucondb_problem(archive)

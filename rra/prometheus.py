@@ -5,6 +5,7 @@ scrape, so the file is replaced atomically (a scrape never sees half of it) and 
 samples carry no timestamps (the collector refuses them). Every series has a work_dir
 label, so two archivers on one host can share the collector's directory.
 """
+
 import logging
 
 from . import atomic
@@ -41,12 +42,13 @@ def samples(report, past):
         out.append(("rra_last_success_timestamp_seconds", {}, past["last_success"]))
     if past.get("invocations"):
         last = past["invocations"][-1]
-        out += [("rra_last_invocation_timestamp_seconds", {}, last["ended_ts"]),
-                ("rra_last_invocation_duration_seconds", {}, last["duration_seconds"]),
-                ("rra_last_invocation_success", {}, int(last["ok"])),
-                ("rra_last_invocation_runs_archived", {}, last["runs_archived"])]
-        out += [("rra_last_invocation_tasks", {"outcome": o}, n)
-                for o, n in sorted(last["tasks"].items())]
+        out += [
+            ("rra_last_invocation_timestamp_seconds", {}, last["ended_ts"]),
+            ("rra_last_invocation_duration_seconds", {}, last["duration_seconds"]),
+            ("rra_last_invocation_success", {}, int(last["ok"])),
+            ("rra_last_invocation_runs_archived", {}, last["runs_archived"]),
+        ]
+        out += [("rra_last_invocation_tasks", {"outcome": o}, n) for o, n in sorted(last["tasks"].items())]
     return out
 
 
@@ -81,13 +83,13 @@ def write_textfile(archive, past, sealed=None, now=None):
     if not target:
         return None
     from . import overview, report
+
     try:
         rep = overview.extend(report.collect(archive, sealed=sealed), cfg, now=now)
         atomic.write_text(target, textfile(rep, past))
         return None
     except OSError as e:
-        problem = "cannot write %s: %s (check metrics.prometheus_textfile)" % (
-            e.filename or target, e.strerror or e)
+        problem = "cannot write %s: %s (check metrics.prometheus_textfile)" % (e.filename or target, e.strerror or e)
     except Exception as e:  # metrics must never fail an archive run
         problem = "cannot compute the metrics for %s: %s: %s" % (target, type(e).__name__, e)
     log.warning("prometheus metrics not written: %s", problem)

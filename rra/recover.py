@@ -5,6 +5,7 @@ target recover writes is one it verified against the databases; everything
 else is removed, so the next `doit` does exactly the missing work. Nothing is
 ever uploaded or stored here.
 """
+
 import contextlib
 import logging
 import os
@@ -29,26 +30,27 @@ LEGACY_DROPPED = {"environment", "ranks", "settings", "setup"}
 
 @dataclass
 class Outcome:
-    imported: list = field(default_factory=list)     # artdaqDB holds exactly the FHiCL set
-    migrated: list = field(default_factory=list)     # UconDB holds the blob (or its legacy twin)
-    to_import: list = field(default_factory=list)    # left for doit
+    imported: list = field(default_factory=list)  # artdaqDB holds exactly the FHiCL set
+    migrated: list = field(default_factory=list)  # UconDB holds the blob (or its legacy twin)
+    to_import: list = field(default_factory=list)  # left for doit
     to_migrate: list = field(default_factory=list)
-    failed: list = field(default_factory=list)       # (run, message)
-    files: list = field(default_factory=list)        # the files object holds the record as it is
+    failed: list = field(default_factory=list)  # (run, message)
+    files: list = field(default_factory=list)  # the files object holds the record as it is
     to_files: list = field(default_factory=list)
-    plans: dict = field(default_factory=dict)        # run -> Plan: what the next doit will do
+    plans: dict = field(default_factory=dict)  # run -> Plan: what the next doit will do
 
 
 @dataclass
 class Plan:
     """What the next invocation will do for a run recover left to doit, and why."""
-    store: str = None          # None, "first" (not in artdaqDB) or "update" (a new version)
-    lacks: tuple = ()          # entities artdaqDB does not have
-    changed: tuple = ()        # entities artdaqDB has with other content
-    upload: str = None         # None, "upload" (no key), "replace" (override), "compare", "adopt"
-    old_version: int = None    # the UconDB version replaced or compared
-    differing: tuple = ()      # blob sections that differ (or that the stored version lacks)
-    lacking: bool = False      # differing are sections the stored version does not have
+
+    store: str = None  # None, "first" (not in artdaqDB) or "update" (a new version)
+    lacks: tuple = ()  # entities artdaqDB does not have
+    changed: tuple = ()  # entities artdaqDB has with other content
+    upload: str = None  # None, "upload" (no key), "replace" (override), "compare", "adopt"
+    old_version: int = None  # the UconDB version replaced or compared
+    differing: tuple = ()  # blob sections that differ (or that the stored version lacks)
+    lacking: bool = False  # differing are sections the stored version does not have
 
     def reason(self):
         """One line, the same for every run in the same situation (runs are grouped by it)."""
@@ -56,16 +58,18 @@ class Plan:
         if self.store == "first":
             says.append("not in artdaqDB: stored (first version)")
         elif self.store == "update":
-            legacy = " (as in every run the legacy archiver stored)" if LEGACY_DROPPED <= \
-                set(self.lacks) else ""
-            parts = (["lacks " + ", ".join(self.lacks) + legacy] if self.lacks else []) + \
-                (["differs in " + ", ".join(self.changed)] if self.changed else [])
+            legacy = " (as in every run the legacy archiver stored)" if LEGACY_DROPPED <= set(self.lacks) else ""
+            parts = (["lacks " + ", ".join(self.lacks) + legacy] if self.lacks else []) + (
+                ["differs in " + ", ".join(self.changed)] if self.changed else []
+            )
             says.append("artdaqDB %s: a new version" % "; ".join(parts))
         if self.upload == "upload":
             says.append("UconDB has no such key: uploaded")
         elif self.upload == "replace":
-            says.append("UconDB version %s %s: replaced (override)" % (
-                "lacks" if self.lacking else "differs in", ", ".join(self.differing)))
+            says.append(
+                "UconDB version %s %s: replaced (override)"
+                % ("lacks" if self.lacking else "differs in", ", ".join(self.differing))
+            )
         elif self.upload == "compare":
             says.append("UconDB version compared again after the store (adopted if the same)")
         elif self.upload == "adopt":
@@ -134,8 +138,13 @@ def _recover_run(archive, rec, stage, scratch, out):
         out.plans[run] = _plan_import(archive, run, fhicl_dir, stage)  # may fail: the run's problem
         out.to_import.append(run)
         if not scratch:
-            atomic.remove(layout.artdaqdb_marker(run), layout.blob(run), layout.ucondb_marker(run),
-                    layout.validated(run), layout.files_marker(run))
+            atomic.remove(
+                layout.artdaqdb_marker(run),
+                layout.blob(run),
+                layout.ucondb_marker(run),
+                layout.validated(run),
+                layout.files_marker(run),
+            )
         return
     out.imported.append(run)
     if stage == "import":
@@ -147,8 +156,11 @@ def _recover_run(archive, rec, stage, scratch, out):
     found = ucondb.adoptable(archive.ucondb(), run, blob_path.read_bytes(), archive.listed())
     if found is None or found[2]:
         out.to_migrate.append(run)
-        out.plans[run] = Plan(upload="upload") if found is None else \
-            Plan(upload="replace", old_version=found[0].version_id, differing=tuple(found[2]))
+        out.plans[run] = (
+            Plan(upload="upload")
+            if found is None
+            else Plan(upload="replace", old_version=found[0].version_id, differing=tuple(found[2]))
+        )
         if not scratch:
             atomic.remove(layout.ucondb_marker(run), layout.validated(run), layout.files_marker(run))
         return
@@ -175,12 +187,19 @@ def _plan_import(archive, run, fhicl_dir, stage):
     """
     from .artdaqdb import parse_timestamp, read_files
     from .artdaqdb.runs import plan
+
     db = archive.artdaqdb()
     manifest, fhicl = fhiclset.read(fhicl_dir)
     texts = read_files(fhicl)
     state = db.latest(run)
-    version, todo, _ = plan(run, "%d/%s" % (run, manifest["config_name"]), texts, state,
-                            db.schema[0], lambda e, data: db._same(state, e, data))
+    version, todo, _ = plan(
+        run,
+        "%d/%s" % (run, manifest["config_name"]),
+        texts,
+        state,
+        db.schema[0],
+        lambda e, data: db._same(state, e, data),
+    )
     out = Plan()
     if version is None:  # the same set (md5s unknown to artdaqDB): nothing stored, then packed
         if stage != "import":
@@ -212,47 +231,63 @@ def _plan_import(archive, run, fhicl_dir, stage):
     except ValueError:
         held = set()
     missing = tuple(sorted("%s.fcl" % e for e in stored if "%s.fcl" % e not in held))
-    out.upload, out.differing, out.lacking = ("replace", missing, True) if missing else \
-        ("compare", (), False)
+    out.upload, out.differing, out.lacking = ("replace", missing, True) if missing else ("compare", (), False)
     return out
 
 
 def summary(out, archive, dry_run=False):
     """Lines for the operator: what was verified, and per group of runs what doit will do."""
     from .report import ranges, spell
+
     would = "would be " if dry_run else ""
     lines = []
-    for title, runs in (("verified in artdaqDB", out.imported), ("verified in UconDB", out.migrated),
-                        ("verified in UconDB's files object", out.files)):
+    for title, runs in (
+        ("verified in artdaqDB", out.imported),
+        ("verified in UconDB", out.migrated),
+        ("verified in UconDB's files object", out.files),
+    ):
         if runs:
             lines.append("%d runs %s%s: %s" % (len(runs), would, title, spell(ranges(runs), 8)))
     if out.to_files:
-        lines.append("%d runs left for doit to archive their files (ucon_db.files_object): %s"
-                     % (len(out.to_files), spell(ranges(out.to_files), 8)))
+        lines.append(
+            "%d runs left for doit to archive their files (ucon_db.files_object): %s"
+            % (len(out.to_files), spell(ranges(out.to_files), 8))
+        )
     left = sorted(set(out.to_import) | set(out.to_migrate))
     if not left:
         return lines
-    lines.append("%d runs left for doit (%d to import, %d to migrate); what the next invocation "
-                 "will do:" % (len(left), len(out.to_import), len(out.to_migrate)))
+    lines.append(
+        "%d runs left for doit (%d to import, %d to migrate); what the next invocation "
+        "will do:" % (len(left), len(out.to_import), len(out.to_migrate))
+    )
     groups = {}
     for run in left:
         groups.setdefault(out.plans[run].reason(), []).append(run)
     for reason, runs in sorted(groups.items(), key=lambda g: g[1][0]):
-        lines.append("  %s (%d run%s): %s" % (spell(ranges(runs)), len(runs),
-                                               "" if len(runs) == 1 else "s", reason))
+        lines.append("  %s (%d run%s): %s" % (spell(ranges(runs)), len(runs), "" if len(runs) == 1 else "s", reason))
     plans = [out.plans[r] for r in left]
     first = sum(p.store == "first" for p in plans)
     updates = sum(p.store == "update" for p in plans)
     replace = sum(p.upload == "replace" for p in plans)
-    lines.append("in total: %d new artdaqDB versions (%d first, %d updates), %d UconDB replacements "
-                 "(override; the old versions stay readable by id), %d new UconDB keys, %d to "
-                 "compare after the store" % (first + updates, first, updates, replace,
-                                               sum(p.upload == "upload" for p in plans),
-                                               sum(p.upload == "compare" for p in plans)))
+    lines.append(
+        "in total: %d new artdaqDB versions (%d first, %d updates), %d UconDB replacements "
+        "(override; the old versions stay readable by id), %d new UconDB keys, %d to "
+        "compare after the store"
+        % (
+            first + updates,
+            first,
+            updates,
+            replace,
+            sum(p.upload == "upload" for p in plans),
+            sum(p.upload == "compare" for p in plans),
+        )
+    )
     cap = archive.batch_size
     if cap and len(left) > cap:
-        lines.append("app.batch_size=%d: doit works on %d runs per invocation, so this takes %d "
-                     "invocations" % (cap, cap, -(-len(left) // cap)))
+        lines.append(
+            "app.batch_size=%d: doit works on %d runs per invocation, so this takes %d "
+            "invocations" % (cap, cap, -(-len(left) // cap))
+        )
     return lines
 
 
@@ -265,9 +300,19 @@ def reset_dep(archive, names, chunk=2000):
     """Make doit record the verified tasks as built (`doit reset-dep`), as the lock holder's child."""
     env = dict(os.environ, RRA_LOCK_PARENT=str(os.getpid()))
     for i in range(0, len(names), chunk):
-        cmd = [sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "reset-dep",
-               *names[i:i + chunk], "config=%s" % Path(archive.path).resolve()]
+        cmd = [
+            sys.executable,
+            "-m",
+            "doit",
+            "-f",
+            str(ROOT / "dodo.py"),
+            "reset-dep",
+            *names[i : i + chunk],
+            "config=%s" % Path(archive.path).resolve(),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(ROOT))
         if proc.returncode != 0:
-            raise OSError("doit reset-dep could not record the recovered targets in %s: %s"
-                          % (archive.layout.dep_file, (proc.stderr or proc.stdout).strip()))
+            raise OSError(
+                "doit reset-dep could not record the recovered targets in %s: %s"
+                % (archive.layout.dep_file, (proc.stderr or proc.stdout).strip())
+            )

@@ -3,6 +3,7 @@
 Nothing here is stored state: each number is recomputed from the run records,
 the files under the work dir and, for --live, what artdaqDB and UconDB hold.
 """
+
 import json
 import socket
 import textwrap
@@ -44,8 +45,13 @@ def spell(spans, limit=None):
 
 def _stage(runs):
     runs = sorted(runs)
-    return {"count": len(runs), "first": runs[0] if runs else None,
-            "last": runs[-1] if runs else None, "ranges": ranges(runs), "gaps": gaps(runs)}
+    return {
+        "count": len(runs),
+        "first": runs[0] if runs else None,
+        "last": runs[-1] if runs else None,
+        "ranges": ranges(runs),
+        "gaps": gaps(runs),
+    }
 
 
 def collect(archive, live=False, sealed=None):
@@ -63,8 +69,7 @@ def collect(archive, live=False, sealed=None):
         "host": socket.gethostname(),
         "work_dir": str(layout.work_dir),
         "run_records_dir": str(archive.records_dir),
-        "stages": dict([("record", _stage(on_disk))] +
-                       [(s, _stage(have[s])) for s in STAGES[1:] if s in have]),
+        "stages": dict([("record", _stage(on_disk))] + [(s, _stage(have[s])) for s in STAGES[1:] if s in have]),
         "failed": failed,
         "changed": changed,
         "not_archived": waiting,
@@ -82,33 +87,42 @@ def recommend(report):
     """What to do, in plain words."""
     says = []
     if report["not_archived"]:
-        says.append("%d runs on disk not yet archived: %s - run `doit`"
-                    % (len(report["not_archived"]), spell(ranges(report["not_archived"]), 8)))
+        says.append(
+            "%d runs on disk not yet archived: %s - run `doit`"
+            % (len(report["not_archived"]), spell(ranges(report["not_archived"]), 8))
+        )
     if report["changed"]:
-        says.append("%d runs changed since archived: %s - run `doit`"
-                    % (len(report["changed"]), spell(ranges(report["changed"]), 8)))
+        says.append(
+            "%d runs changed since archived: %s - run `doit`"
+            % (len(report["changed"]), spell(ranges(report["changed"]), 8))
+        )
     if report["failed"]:
         stages = sorted({f["stage"] for f in report["failed"]})
-        says.append("%d runs failed (%s): fix the cause shown above, then run `doit`"
-                    % (len({f["run"] for f in report["failed"]}), ", ".join(stages)))
+        says.append(
+            "%d runs failed (%s): fix the cause shown above, then run `doit`"
+            % (len({f["run"] for f in report["failed"]}), ", ".join(stages))
+        )
     if report["missing_records"]:
-        says.append("%d archived runs have no record on disk any more: %s (nothing is lost; "
-                    "they stay archived)" % (len(report["missing_records"]),
-                                             spell(ranges(report["missing_records"]), 8)))
+        says.append(
+            "%d archived runs have no record on disk any more: %s (nothing is lost; "
+            "they stay archived)" % (len(report["missing_records"]), spell(ranges(report["missing_records"]), 8))
+        )
     if report.get("not_runs"):
-        says.append("%d entries of run_records_dir look like runs but are not, so they are not "
-                    "archived: %s - rename or move them out"
-                    % (len(report["not_runs"]), "; ".join("%r (%s)" % (s["path"], s["why"])
-                                                          for s in report["not_runs"][:5])))
+        says.append(
+            "%d entries of run_records_dir look like runs but are not, so they are not "
+            "archived: %s - rename or move them out"
+            % (len(report["not_runs"]), "; ".join("%r (%s)" % (s["path"], s["why"]) for s in report["not_runs"][:5]))
+        )
     live = report.get("live")
     if live and (live["pending_artdaqdb"] or live["pending_ucondb"]):
         pending = sorted(set(live["pending_artdaqdb"]) | set(live["pending_ucondb"]))
-        says.append("%d runs not yet archived already have versions in artdaqDB or UconDB: %s - "
-                    "the next `doit` adopts what is the same and adds what differs (`rra recover "
-                    "--dry-run` says per run what)" % (len(pending), spell(ranges(pending), 8)))
+        says.append(
+            "%d runs not yet archived already have versions in artdaqDB or UconDB: %s - "
+            "the next `doit` adopts what is the same and adds what differs (`rra recover "
+            "--dry-run` says per run what)" % (len(pending), spell(ranges(pending), 8))
+        )
     if live and any(live[k] for k in live if k.startswith("disagree")):
-        says.append("the databases disagree with the work dir: run `rra recover --dry-run`, "
-                    "then `rra recover`")
+        says.append("the databases disagree with the work dir: run `rra recover --dry-run`, then `rra recover`")
     if not says:
         says.append("every run on disk is archived, validated and up to date")
     return says
@@ -121,28 +135,34 @@ def render(report, width=80):
     for stage in (s for s in STAGES if s in report["stages"]):
         st = report["stages"][stage]
         span = "%s-%s" % (st["first"], st["last"]) if st["count"] else "-"
-        lines.append("%-20s %7d  %-10s %s" % (TITLES[stage], st["count"], span,
-                                              spell(st["gaps"], 3) or "none"))
+        lines.append("%-20s %7d  %-10s %s" % (TITLES[stage], st["count"], span, spell(st["gaps"], 3) or "none"))
     if report["failed"]:
         lines += ["", "failed (last attempt):"]
         for f in report["failed"]:
-            lines += textwrap.wrap("%s:%d %s" % (f["stage"], f["run"], f["error"]), width,
-                                   initial_indent="  ", subsequent_indent="      ")
+            lines += textwrap.wrap(
+                "%s:%d %s" % (f["stage"], f["run"], f["error"]), width, initial_indent="  ", subsequent_indent="      "
+            )
     live = report.get("live")
     if live:
-        lines += ["", "live: artdaqDB holds %d runs, UconDB %d keys"
-                  % (live["artdaqdb_runs"], live["ucondb_keys"])]
+        lines += ["", "live: artdaqDB holds %d runs, UconDB %d keys" % (live["artdaqdb_runs"], live["ucondb_keys"])]
         for key, title in LIVE_TITLES:
             if live[key]:
-                lines += textwrap.wrap("%s: %s" % (title, spell(ranges(live[key]), 10)), width,
-                                       initial_indent="  ", subsequent_indent="      ")
+                lines += textwrap.wrap(
+                    "%s: %s" % (title, spell(ranges(live[key]), 10)),
+                    width,
+                    initial_indent="  ",
+                    subsequent_indent="      ",
+                )
         for key, title in NOTE_TITLES:
             if live[key]:
-                lines += textwrap.wrap("note: %s: %s" % (title, spell(ranges(live[key]), 10)),
-                                       width, initial_indent="  ", subsequent_indent="      ")
+                lines += textwrap.wrap(
+                    "note: %s: %s" % (title, spell(ranges(live[key]), 10)),
+                    width,
+                    initial_indent="  ",
+                    subsequent_indent="      ",
+                )
         for problem in live["errors"]:
-            lines += textwrap.wrap(problem, width, initial_indent="  ",
-                                   subsequent_indent="      ")
+            lines += textwrap.wrap(problem, width, initial_indent="  ", subsequent_indent="      ")
     lines += [""]
     for say in report["recommendations"]:
         lines += textwrap.wrap(say, width, initial_indent="* ", subsequent_indent="  ")
@@ -185,14 +205,13 @@ def _live(archive, layout, on_disk, have, waiting):
     except Exception as e:  # report what could be read; name what could not
         out["errors"].append("artdaqDB: %s" % e)
     try:
-        versions = {int(m.key): m for m in archive.ucondb().versions()
-                    if m.key and str(m.key).isdigit()}
+        versions = {int(m.key): m for m in archive.ucondb().versions() if m.key and str(m.key).isdigit()}
         out["ucondb_keys"] = len(versions)
         _unknown(out, "ucondb", set(versions), have["ucondb"], on_disk, waiting)
         out["disagree_ucondb_missing"] = sorted(have["ucondb"] - set(versions))
         out["disagree_ucondb_adler32"] = sorted(
-            r for r in set(versions) & have["blob"] & have["ucondb"]
-            if not _agrees(versions[r], layout, r))
+            r for r in set(versions) & have["blob"] & have["ucondb"] if not _agrees(versions[r], layout, r)
+        )
     except Exception as e:
         out["errors"].append("UconDB: %s" % e)
     return out
@@ -202,12 +221,12 @@ def _agrees(meta, layout, run):
     """The key holds our blob, or the version the upload marker adopted."""
     with open(layout.blob(run), "rb") as f:
         from .ucondb.meta import adler32
+
         if adler32(f.read()) == meta.adler32:
             return True
     try:
         with open(layout.ucondb_marker(run)) as f:
             marker = json.load(f)
-        return str(marker.get("version_id")) == str(meta.version_id) and \
-            marker.get("adler32") == meta.adler32
+        return str(marker.get("version_id")) == str(meta.version_id) and marker.get("adler32") == meta.adler32
     except (OSError, ValueError):
         return False

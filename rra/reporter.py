@@ -4,6 +4,7 @@ Up-to-date tasks are counted, not listed. It only reports: what a task leaves be
 besides its target (failure records, seals) and what the invocation tells the world
 (notifications, metrics) is rra.outcomes, which it calls.
 """
+
 import json
 import os
 import sys
@@ -26,8 +27,11 @@ def for_archive(archive, found=None, quiet=False):
     found: filled while the tasks load ({"runs": n, "sealed": n}).
     quiet: no line per task and no progress (run_archiver.sh --quiet): failures and the summary.
     """
-    return type("Reporter", (Reporter,), {"archive": archive, "layout": archive.layout, "quiet": quiet,
-                                          "found": found if found is not None else {}})
+    return type(
+        "Reporter",
+        (Reporter,),
+        {"archive": archive, "layout": archive.layout, "quiet": quiet, "found": found if found is not None else {}},
+    )
 
 
 def split(task_name):
@@ -55,8 +59,8 @@ class Reporter(ConsoleReporter):
         self.last_progress = time.monotonic()
         self.task_started = {}
         self.failed = []
-        self.validated = set()      # runs whose validation succeeded or was current
-        self.versions = {}          # run -> True if this invocation stored an update, False a first
+        self.validated = set()  # runs whose validation succeeded or was current
+        self.versions = {}  # run -> True if this invocation stored an update, False a first
         self.uploads = defaultdict(list)  # "uploaded" | "replaced" | "adopted" -> runs
         self.differing = Counter()  # section -> runs whose UconDB version was replaced for it
 
@@ -124,8 +128,7 @@ class Reporter(ConsoleReporter):
             return
         if stage not in ("artdaqdb", "ucondb"):
             return
-        path = self.layout.artdaqdb_marker(run) if stage == "artdaqdb" else \
-            self.layout.ucondb_marker(run)
+        path = self.layout.artdaqdb_marker(run) if stage == "artdaqdb" else self.layout.ucondb_marker(run)
         try:
             with open(path) as f:
                 marker = json.load(f)
@@ -159,7 +162,13 @@ class Reporter(ConsoleReporter):
         left = max(self.tasks_total - self.tasks_done, 0)
         eta = "%dm%02ds" % divmod(int(left / rate), 60) if rate > 0 and left else "-"
         line = "progress: %d/%d tasks (validated %d/%d runs), %.1f tasks/s, ETA %s" % (
-            self.tasks_done, self.tasks_total, len(self.validated), self.runs_total, rate, eta)
+            self.tasks_done,
+            self.tasks_total,
+            len(self.validated),
+            self.runs_total,
+            rate,
+            eta,
+        )
         if self.tty:
             self.write("\r%s\033[K" % line)
         elif not final:
@@ -174,14 +183,15 @@ class Reporter(ConsoleReporter):
         for result in self.failures:
             exc = result["exception"]
             if exc.get_name() != "TaskFailed":  # an rra bug: keep the traceback
-                self.write("#" * 40 + "\n%s - %s\n%s\n" % (exc.get_name(), result["task"].name,
-                                                           redact(exc.get_msg())))
+                self.write("#" * 40 + "\n%s - %s\n%s\n" % (exc.get_name(), result["task"].name, redact(exc.get_msg())))
         if self.runtime_errors:
             self.write("Execution aborted.\n%s\n" % "\n".join(self.runtime_errors))
         for stage in sorted({stage for stage, _ in self.counts}):
-            parts = ["%d %s" % (self.counts[stage, k], k)
-                     for k in ("done", "failed", "held back", "blocked", "up to date")
-                     if self.counts[stage, k]]
+            parts = [
+                "%d %s" % (self.counts[stage, k], k)
+                for k in ("done", "failed", "held back", "blocked", "up to date")
+                if self.counts[stage, k]
+            ]
             self.write("%-9s %s\n" % (stage + ":", ", ".join(parts)))
         for line in self.changes():
             self.write(line + "\n")
@@ -189,8 +199,7 @@ class Reporter(ConsoleReporter):
         if held:
             self.write("UconDB: %s; every upload waits for the next invocation\n" % held)
         if self.found.get("deferred"):
-            self.write("%d more runs wait for the next invocation (app.batch_size)\n"
-                       % self.found["deferred"])
+            self.write("%d more runs wait for the next invocation (app.batch_size)\n" % self.found["deferred"])
         if self.found.get("runs") and (self.runs_total or not self.tasks_total):
             self.write(self.standing() + "\n")
         self.write("finished in %.1f s\n" % (time.monotonic() - self.started))
@@ -201,22 +210,29 @@ class Reporter(ConsoleReporter):
     def changes(self):
         """What this invocation changed in the databases, and why replacements happened."""
         from .report import ranges, spell
+
         lines = []
         if self.versions:
             updates = sum(self.versions.values())
-            lines.append("artdaqDB: %d new versions (%d first versions, %d updates of runs "
-                         "stored before): %s" % (len(self.versions), len(self.versions) - updates,
-                                                  updates, spell(ranges(self.versions), 8)))
+            lines.append(
+                "artdaqDB: %d new versions (%d first versions, %d updates of runs "
+                "stored before): %s"
+                % (len(self.versions), len(self.versions) - updates, updates, spell(ranges(self.versions), 8))
+            )
         ups = self.uploads
         if any(ups.values()):
-            lines.append("UconDB: %d uploaded, %d replaced (override), %d already there (adopted)"
-                         % (len(ups["uploaded"]), len(ups["replaced"]), len(ups["adopted"])))
+            lines.append(
+                "UconDB: %d uploaded, %d replaced (override), %d already there (adopted)"
+                % (len(ups["uploaded"]), len(ups["replaced"]), len(ups["adopted"]))
+            )
         if ups["replaced"]:
-            lines.append("  replaced %s; the old versions stay readable by id" % spell(
-                ranges(ups["replaced"]), 8))
-            lines.append("  they differed in " + ", ".join(
-                "%s (%d run%s)" % (name, n, "" if n == 1 else "s")
-                for name, n in self.differing.most_common(8)))
+            lines.append("  replaced %s; the old versions stay readable by id" % spell(ranges(ups["replaced"]), 8))
+            lines.append(
+                "  they differed in "
+                + ", ".join(
+                    "%s (%d run%s)" % (name, n, "" if n == 1 else "s") for name, n in self.differing.most_common(8)
+                )
+            )
         return lines
 
     def standing(self):
@@ -224,23 +240,33 @@ class Reporter(ConsoleReporter):
         found, failed = self.found, {r for r, _, _ in self.failed}
         done = found.get("sealed", 0) + len(self.validated)
         now = self.counts["validate", "done"]
-        line = "now: %d of %d runs archived and validated (%d sealed before, %d validated by this " \
-            "invocation)" % (done, found["runs"], found.get("sealed", 0), now)
+        line = "now: %d of %d runs archived and validated (%d sealed before, %d validated by this invocation)" % (
+            done,
+            found["runs"],
+            found.get("sealed", 0),
+            now,
+        )
         if failed:
             line += "; %d failed (retried by the next invocation)" % len(failed)
         return line
 
     def _tell_the_world(self):
-        outcomes.tell_the_world(self.archive, self.failed, self.counts, self.durations,
-                                time.monotonic() - self.started,
-                                not (self.failures or self.runtime_errors), self.found.get("sealed_runs"))
+        outcomes.tell_the_world(
+            self.archive,
+            self.failed,
+            self.counts,
+            self.durations,
+            time.monotonic() - self.started,
+            not (self.failures or self.runtime_errors),
+            self.found.get("sealed_runs"),
+        )
 
 
 def _epoch(stamp):
     """Seconds since the epoch of an artdaqDB timestamp (0 if absent or not one)."""
     try:
         from .artdaqdb import parse_timestamp
+
         return parse_timestamp(stamp).timestamp()
     except (ValueError, TypeError):
         return 0.0
-

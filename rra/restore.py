@@ -4,6 +4,7 @@ Neither needs the work dir or the run records: an archive must be readable after
 are gone. With `ucon_db.files_object` the record comes back byte for byte, with its
 modes and mtimes; without it, only the FHiCL that artdaq_database exports can.
 """
+
 import difflib
 import os
 
@@ -26,13 +27,14 @@ def restore(archive, run, out_dir, version=None):
     try:
         number, names = runfiles.restore(data, out_dir)
     except runfiles.RunFilesError as e:
-        raise RestoreError("UconDB %s/%s version %s: %s" % (archive.ucon.folder, obj,
-                                                             meta.version_id, e)) from None
+        raise RestoreError("UconDB %s/%s version %s: %s" % (archive.ucon.folder, obj, meta.version_id, e)) from None
     if number != int(run):
         raise RestoreError("version %s holds run %s, not run %s" % (meta.version_id, number, run))
-    return ["restored run %s into %s from UconDB %s/%s version %s: %d files, every MD5, size, mode and "
-            "mtime checked against the archive's manifest" % (run, out_dir, archive.ucon.folder, obj,
-                                                               meta.version_id, len(names))]
+    return [
+        "restored run %s into %s from UconDB %s/%s version %s: %d files, every MD5, size, mode and "
+        "mtime checked against the archive's manifest"
+        % (run, out_dir, archive.ucon.folder, obj, meta.version_id, len(names))
+    ]
 
 
 def _restore_export(archive, run, out_dir, version):
@@ -42,11 +44,13 @@ def _restore_export(archive, run, out_dir, version):
     os.makedirs(out_dir, exist_ok=True)
     for name, text in sorted(files.items()):
         atomic.write_bytes(os.path.join(out_dir, name), text.encode("utf-8", "surrogateescape"))
-    return ["restored run %s into %s from artdaqDB: %d FHiCL files as artdaq_database exports them"
-            % (run, out_dir, len(files)),
-            "missing: ucon_db.files_object is not set, so the run record as written was never archived: "
-            "comments and layout of its .fcl files, the .txt files (only their FHiCL conversions are "
-            "here), and every file that is not FHiCL (logs, JSON, ...) are not in this restore"]
+    return [
+        "restored run %s into %s from artdaqDB: %d FHiCL files as artdaq_database exports them"
+        % (run, out_dir, len(files)),
+        "missing: ucon_db.files_object is not set, so the run record as written was never archived: "
+        "comments and layout of its .fcl files, the .txt files (only their FHiCL conversions are "
+        "here), and every file that is not FHiCL (logs, JSON, ...) are not in this restore",
+    ]
 
 
 def versions_of(archive, run, source):
@@ -64,8 +68,10 @@ def diff(archive, run, old=None, new=None, source="files"):
     ids = [m.version_id for m in found]
     if new is None or old is None:
         if len(ids) < 2:
-            raise RestoreError("run %s has %d stored version%s in %s: nothing to compare"
-                               % (run, len(ids), "" if len(ids) == 1 else "s", source))
+            raise RestoreError(
+                "run %s has %d stored version%s in %s: nothing to compare"
+                % (run, len(ids), "" if len(ids) == 1 else "s", source)
+            )
         new = ids[0] if new is None else new
         old = next(i for i in ids if i != new) if old is None else old
     a, b = (_files(db.get_version(v)[0], source) for v in (old, new))

@@ -12,6 +12,7 @@ gzipped POSIX tar (PAX), which every tar and Python's standard library read:
   one machine; sameness is decided on the unpacked files, never on the compressed bytes
   (another zlib may compress differently).
 """
+
 import gzip
 import hashlib
 import io
@@ -50,11 +51,16 @@ def pack_entries(run, entries):
     """The archive of [(name, bytes, mode, mtime_ns)]; what pack() builds from the files."""
     manifest = {"format": FORMAT, "run": int(run), "files": {}}
     raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8",
-                      errors="surrogateescape") as tar:
+    with tarfile.open(
+        fileobj=raw, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8", errors="surrogateescape"
+    ) as tar:
         for name, data, mode, mtime_ns in sorted(entries):
-            manifest["files"][name] = {"md5": hashlib.md5(data).hexdigest(), "size": len(data),
-                                       "mode": "%04o" % mode, "mtime_ns": mtime_ns}
+            manifest["files"][name] = {
+                "md5": hashlib.md5(data).hexdigest(),
+                "size": len(data),
+                "mode": "%04o" % mode,
+                "mtime_ns": mtime_ns,
+            }
             tar.addfile(_info(name, len(data), mode, mtime_ns), io.BytesIO(data))
         text = json.dumps(manifest, indent=1, sort_keys=True).encode() + b"\n"
         tar.addfile(_info(MANIFEST, len(text), 0o644, max([e[3] for e in entries] or [0])), io.BytesIO(text))
@@ -69,8 +75,8 @@ def _info(name, size, mode, mtime_ns):
     info.size, info.mode, info.type = size, mode, tarfile.REGTYPE
     info.uid = info.gid = 0
     info.uname = info.gname = ""
-    info.mtime = mtime_ns // 10 ** 9
-    seconds, ns = divmod(mtime_ns, 10 ** 9)
+    info.mtime = mtime_ns // 10**9
+    seconds, ns = divmod(mtime_ns, 10**9)
     if ns:  # sub-second mtimes in the standard PAX record, exactly (a float would round)
         info.pax_headers = {"mtime": "%d.%09d" % (seconds, ns)}
     return info
@@ -80,8 +86,7 @@ def unpack(data):
     """(run, {name: (bytes, mode, mtime_ns)}) of an archive, every file checked against its manifest."""
     try:
         raw = gzip.decompress(data)
-        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:", encoding="utf-8",
-                          errors="surrogateescape") as tar:
+        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:", encoding="utf-8", errors="surrogateescape") as tar:
             members = [(m, tar.extractfile(m).read() if m.isreg() else None) for m in tar.getmembers()]
     except (OSError, EOFError, tarfile.TarError) as e:
         raise RunFilesError("not a run record archive (%s)" % e) from None
@@ -102,11 +107,11 @@ def unpack(data):
         raise RunFilesError("the archive's files %s are not the manifest's %s" % (sorted(files), sorted(listed)))
     for name, (body, mode, mtime_ns) in files.items():
         want = listed[name]
-        got = {"md5": hashlib.md5(body).hexdigest(), "size": len(body), "mode": "%04o" % mode,
-               "mtime_ns": mtime_ns}
+        got = {"md5": hashlib.md5(body).hexdigest(), "size": len(body), "mode": "%04o" % mode, "mtime_ns": mtime_ns}
         if got != want:
-            raise RunFilesError("%s: %s in the archive, %s in its manifest" % (
-                name, _differing(got, want), _differing(want, got)))
+            raise RunFilesError(
+                "%s: %s in the archive, %s in its manifest" % (name, _differing(got, want), _differing(want, got))
+            )
     return run, files
 
 
@@ -114,8 +119,8 @@ def _mtime_ns(member):
     text = member.pax_headers.get("mtime")
     if text:
         seconds, _, frac = text.partition(".")
-        return int(seconds) * 10 ** 9 + int((frac + "000000000")[:9])
-    return int(member.mtime) * 10 ** 9
+        return int(seconds) * 10**9 + int((frac + "000000000")[:9])
+    return int(member.mtime) * 10**9
 
 
 def _differing(a, b):

@@ -4,6 +4,7 @@ three times within 2 s = stop now.
 Every target is written atomically, so stopping at any instant leaves nothing
 that looks built but is not; at worst doit redoes the tasks it could not record.
 """
+
 import logging
 import multiprocessing
 import os
@@ -19,8 +20,8 @@ from .exitcodes import FAILED, INTERRUPTED
 
 log = logging.getLogger("rra")
 
-_signals = []   # monotonic times of the signals received
-_runners = []   # doit runners of this process, to stop gently
+_signals = []  # monotonic times of the signals received
+_runners = []  # doit runners of this process, to stop gently
 _master = None  # pid that installed the handler (doit's workers inherit it)
 _run_all = runner.Runner.run_all
 _execute = cmd_run.Run._execute
@@ -40,8 +41,10 @@ def _on_signal(signum, frame):
             child.kill()
         os._exit(INTERRUPTED)
     if len(_signals) == 1 and os.getpid() == _master:
-        log.warning("%s: finishing the tasks in flight, then stopping (repeat twice within 2 s "
-                    "to stop now)", signal.Signals(signum).name)
+        log.warning(
+            "%s: finishing the tasks in flight, then stopping (repeat twice within 2 s to stop now)",
+            signal.Signals(signum).name,
+        )
         if signum == signal.SIGTERM:  # a Ctrl-C reaches the workers by itself; a kill does not
             for child in multiprocessing.active_children():
                 os.kill(child.pid, signum)  # they finish their task, cutting a store batch short
@@ -66,8 +69,9 @@ def _run_all_gently(self, task_dispatcher):
         code = INTERRUPTED if _signals else result
     except (sqlite3.Error, OSError) as e:  # doit's state, read as tasks run and saved last
         where = getattr(getattr(self.dep_manager, "backend", None), "name", ".doit.db")
-        log.error("cannot read or save doit's state (%s): %s; the tasks it could not record "
-                  "run again next time", where, e)
+        log.error(
+            "cannot read or save doit's state (%s): %s; the tasks it could not record run again next time", where, e
+        )
         code = INTERRUPTED if _signals else FAILED
     finally:
         _stop_workers()
@@ -86,6 +90,7 @@ def _stop_workers():
 
 def _exit_within(seconds, code):
     """A daemon timer that ends the process with code if it has not exited by then."""
+
     def say():  # may block (a full pipe, a held logging lock): never waited for long
         log.error("still running %.0f s after doit finished: exiting now", seconds)
         for stream in (sys.stdout, sys.stderr):
@@ -99,6 +104,7 @@ def _exit_within(seconds, code):
         last_words.start()
         last_words.join(1.0)
         os._exit(code)
+
     timer = threading.Timer(seconds, now)
     timer.daemon = True
     timer.start()

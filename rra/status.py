@@ -4,6 +4,7 @@ Like `rra report` it only reads: the run record, the files under runs/RUN/ and,
 with live, what artdaqDB and UconDB hold now. A failure record that a later
 success made stale is never shown.
 """
+
 import json
 import os
 import time
@@ -27,21 +28,27 @@ def collect(archive, run, live=False):
     record = os.path.join(str(archive.records_dir), str(run))
     on_disk = os.path.isdir(record)
     if not on_disk and not layout.run_dir(run).is_dir():
-        raise NoSuchRun("run %d: no run record %s and nothing under %s"
-                        % (run, record, layout.run_dir(run)))
-    story = {"schema": SCHEMA_VERSION, "run": run, "config": str(archive.path),
-             "record": _record(record, layout.validated(run)) if on_disk else None,
-             "stages": [_stage(layout, run, stage) for stage in stages]}
+        raise NoSuchRun("run %d: no run record %s and nothing under %s" % (run, record, layout.run_dir(run)))
+    story = {
+        "schema": SCHEMA_VERSION,
+        "run": run,
+        "config": str(archive.path),
+        "record": _record(record, layout.validated(run)) if on_disk else None,
+        "stages": [_stage(layout, run, stage) for stage in stages],
+    }
     failed = failures(layout, run)
     for f in failed:
         story["stages"][stages.index(f["stage"])]["failed"] = {"time": f["time"], "error": f["error"]}
     story["failure"] = None
     if failed:
         last = max(failed, key=lambda f: f["at"] or 0)
-        story["failure"] = {"stage": last["stage"], "error": last["error"], "time": last["time"],
-                            "retry": "fix the cause, then `doit %s:%d config=%s` (or wait for the "
-                                     "next tick: a failed task is out of date)"
-                                     % (last["stage"], run, os.path.abspath(archive.path))}
+        story["failure"] = {
+            "stage": last["stage"],
+            "error": last["error"],
+            "time": last["time"],
+            "retry": "fix the cause, then `doit %s:%d config=%s` (or wait for the "
+            "next tick: a failed task is out of date)" % (last["stage"], run, os.path.abspath(archive.path)),
+        }
     if live:
         story["live"] = _live(archive, run)
     story["next"] = _next(story)
@@ -49,8 +56,7 @@ def collect(archive, run, live=False):
 
 
 def _record(path, seal_path):
-    out = {"path": path, "changed": _when(signature(path) / 1e9),
-           "sealed": is_sealed(path, seal_path), "files": None}
+    out = {"path": path, "changed": _when(signature(path) / 1e9), "sealed": is_sealed(path, seal_path), "files": None}
     try:
         out["files"] = len([e for e in os.scandir(path) if e.is_file(follow_symlinks=False)])
     except OSError as e:  # the failure record says what fhiclize made of it
@@ -74,28 +80,40 @@ def _stage(layout, run, stage):
     try:
         if stage == "fhiclize":
             manifest = markers.read(path)
-            out.update(config_name=manifest.get("config_name"), files=len(manifest.get("files", ())),
-                       warnings=manifest.get("warnings", []))
+            out.update(
+                config_name=manifest.get("config_name"),
+                files=len(manifest.get("files", ())),
+                warnings=manifest.get("warnings", []),
+            )
         elif stage == "artdaqdb":
             m = markers.read(path)
-            out.update(configuration=m.get("configuration"), version=m.get("version"),
-                       versions=_versions(m.get("configuration"), m.get("version")),
-                       stored_at=m.get("stored_at"), database=m.get("database_uri"),
-                       entities=sorted(m.get("entities", {})))
+            out.update(
+                configuration=m.get("configuration"),
+                version=m.get("version"),
+                versions=_versions(m.get("configuration"), m.get("version")),
+                stored_at=m.get("stored_at"),
+                database=m.get("database_uri"),
+                entities=sorted(m.get("entities", {})),
+            )
         elif stage == "blob":
             out.update(size=st.st_size)
         elif stage == "ucondb":
             m = markers.read(path)
-            out.update({k: m.get(k) for k in ("server_url", "folder", "object", "key", "version_id",
-                                              "size", "adler32", "adopted")})
+            out.update(
+                {
+                    k: m.get(k)
+                    for k in ("server_url", "folder", "object", "key", "version_id", "size", "adler32", "adopted")
+                }
+            )
             out["uploaded"] = m.get("time")
             if m.get("replaced") is not None:
                 out.update(replaced=m["replaced"], differing=m.get("differing", []))
         elif stage == "validate":
             words = path.read_text().split()
-            out.update(md5=words[0] if words else None,
-                       version_id=words[words.index("version_id") + 1]
-                       if "version_id" in words[:-1] else None)
+            out.update(
+                md5=words[0] if words else None,
+                version_id=words[words.index("version_id") + 1] if "version_id" in words[:-1] else None,
+            )
     except (OSError, ValueError, AttributeError) as e:
         out["unreadable"] = str(e)
     return out
@@ -104,11 +122,11 @@ def _stage(layout, run, stage):
 def _versions(configuration, version):
     """Every artdaqDB version of the run up to version: R/C, R/Cv1, ... (as the store numbers them)."""
     from .artdaqdb.runs import version_number
+
     if not configuration or not version:
         return []
     n = version_number(version, configuration)
-    return [configuration] + ["%sv%d" % (configuration, i) for i in range(1, n + 1)] if n >= 0 \
-        else [version]
+    return [configuration] + ["%sv%d" % (configuration, i) for i in range(1, n + 1)] if n >= 0 else [version]
 
 
 def _live(archive, run):
@@ -117,16 +135,28 @@ def _live(archive, run):
     try:
         state = archive.artdaqdb().latest(run)
         if state is not None:
-            out["artdaqdb"] = {"configuration": state.configuration, "version": state.version,
-                               "versions": _versions(state.configuration, state.version),
-                               "stored_at": state.stored_at, "entities": sorted(state.entities)}
+            out["artdaqdb"] = {
+                "configuration": state.configuration,
+                "version": state.version,
+                "versions": _versions(state.configuration, state.version),
+                "stored_at": state.stored_at,
+                "entities": sorted(state.entities),
+            }
     except Exception as e:  # name what could not be read
         out["errors"].append("artdaqDB: %s" % e)
     try:
         m = archive.ucondb().meta(str(run))  # an overridden version loses its key
-        out["ucondb"] = {"present": False} if m is None else {
-            "present": True, "version_id": m.version_id, "size": m.size, "adler32": m.adler32,
-            "stored": _when(m.tr) if m.tr else None}
+        out["ucondb"] = (
+            {"present": False}
+            if m is None
+            else {
+                "present": True,
+                "version_id": m.version_id,
+                "size": m.size,
+                "adler32": m.adler32,
+                "stored": _when(m.tr) if m.tr else None,
+            }
+        )
     except Exception as e:
         out["errors"].append("UconDB: %s" % e)
     return out
@@ -154,9 +184,15 @@ def render(story):
     lines = ["run %d" % run]
     rec = story["record"]
     if rec:
-        lines.append("  record     %s: %s files, last changed %s%s" % (
-            rec["path"], "?" if rec["files"] is None else rec["files"], rec["changed"],
-            ", sealed" if rec["sealed"] else ""))
+        lines.append(
+            "  record     %s: %s files, last changed %s%s"
+            % (
+                rec["path"],
+                "?" if rec["files"] is None else rec["files"],
+                rec["changed"],
+                ", sealed" if rec["sealed"] else "",
+            )
+        )
     else:
         lines.append("  record     none on disk")
     for st in story["stages"]:
@@ -165,22 +201,35 @@ def render(story):
             lines.append("             %s" % st["target"])
     failure = story["failure"]
     if failure:
-        lines += ["", "last failure: %s at %s" % (failure["stage"], failure["time"]),
-                  "  " + failure["error"], "retry: " + failure["retry"]]
+        lines += [
+            "",
+            "last failure: %s at %s" % (failure["stage"], failure["time"]),
+            "  " + failure["error"],
+            "retry: " + failure["retry"],
+        ]
     live = story.get("live")
     if live:
         lines += ["", "live:"]
         adb = live["artdaqdb"]
         if adb:
-            lines.append("  artdaqDB   %s (%d versions: %s), stored %s, %d entities" % (
-                adb["version"], len(adb["versions"]), ", ".join(adb["versions"]),
-                adb["stored_at"], len(adb["entities"])))
+            lines.append(
+                "  artdaqDB   %s (%d versions: %s), stored %s, %d entities"
+                % (
+                    adb["version"],
+                    len(adb["versions"]),
+                    ", ".join(adb["versions"]),
+                    adb["stored_at"],
+                    len(adb["entities"]),
+                )
+            )
         elif not any(e.startswith("artdaqDB") for e in live["errors"]):
             lines.append("  artdaqDB   does not hold run %d" % run)
         ucon = live["ucondb"]
         if ucon and ucon["present"]:
-            lines.append("  UconDB     key %d: version %s, %d bytes, adler32 %d, stored %s" % (
-                run, ucon["version_id"], ucon["size"], ucon["adler32"], ucon["stored"]))
+            lines.append(
+                "  UconDB     key %d: version %s, %d bytes, adler32 %d, stored %s"
+                % (run, ucon["version_id"], ucon["size"], ucon["adler32"], ucon["stored"])
+            )
         elif ucon is not None:
             lines.append("  UconDB     no key %d" % run)
         lines += ["  " + e for e in live["errors"]]
@@ -191,16 +240,24 @@ def render(story):
 def _stage_line(st):
     if st.get("failed"):
         return "FAILED %s (last attempt; see below)%s" % (
-            st["failed"]["time"], "; an older target is still there" if st["done"] else "")
+            st["failed"]["time"],
+            "; an older target is still there" if st["done"] else "",
+        )
     if not st["done"]:
         return "not done"
     say = "done %s" % st["time"]
     if st["stage"] == "fhiclize":
-        say += ": %s, %d files%s" % (st.get("config_name"), st.get("files", 0),
-                                     ", %d warnings" % len(st["warnings"]) if st.get("warnings") else "")
+        say += ": %s, %d files%s" % (
+            st.get("config_name"),
+            st.get("files", 0),
+            ", %d warnings" % len(st["warnings"]) if st.get("warnings") else "",
+        )
     elif st["stage"] == "artdaqdb":
-        say += ": %s (versions %s), stored %s" % (st.get("version"), ", ".join(st.get("versions", [])),
-                                                  st.get("stored_at"))
+        say += ": %s (versions %s), stored %s" % (
+            st.get("version"),
+            ", ".join(st.get("versions", [])),
+            st.get("stored_at"),
+        )
     elif st["stage"] == "blob":
         say += ": %d bytes" % st["size"]
     elif st["stage"] == "ucondb":

@@ -6,6 +6,7 @@ urlsplit() takes for it. Free text (an error message quoting a URL) cannot be
 parsed that way, so the secrets rra was configured with are also blanked out
 wherever they appear, whatever quoted them.
 """
+
 import re
 from urllib.parse import quote, unquote
 
@@ -25,12 +26,12 @@ def split_credentials(url):
     m = _SCHEME.match(url or "")
     if not m:
         return url, None, None
-    rest = url[m.end():]
+    rest = url[m.end() :]
     at = rest.rfind("@")
     if rest.startswith("/") or at < 0:  # filesystemdb:///path: no authority
         return url, None, None
     user, colon, password = rest[:at].partition(":")
-    return url[:m.end()] + rest[at + 1:], unquote(user), unquote(password) if colon else None
+    return url[: m.end()] + rest[at + 1 :], unquote(user), unquote(password) if colon else None
 
 
 def register(secret):

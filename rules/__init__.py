@@ -5,15 +5,17 @@ loop finds the runs, leaves sealed ones out, shares store batches, and names the
 `<stage>:<run>` in groups `<stage>`. Every chain stays inside one run, so a run's tasks
 never depend on another run's.
 """
+
 import logging
 
 from rra.discovery import scan
 from rra.stages import IMPORT, NAMES, STAGES, USE_UCONDB, files, fhiclize
 
 GROUPS = set(NAMES)
-ALIASES = {"import": ("fhiclize + artdaqdb for every run", list(IMPORT)),
-           "migrate": ("blob + ucondb + validate for every run (importing what is missing)",
-                       ["validate"])}
+ALIASES = {
+    "import": ("fhiclize + artdaqdb for every run", list(IMPORT)),
+    "migrate": ("blob + ucondb + validate for every run (importing what is missing)", ["validate"]),
+}
 USE_UCONDB = set(USE_UCONDB) | {"migrate"}  # groups whose tasks reach UconDB (for the pre-flight)
 # validate:R pulls in R's whole chain; files:R (when ucon_db.files_object is set) archives
 # the record's originals; fhiclize then adds the runs whose record could not even be read
@@ -52,8 +54,14 @@ def tasks(archive, forced=(), full=False, counts=None, workers=1):
         seal_path = ("{0}/{{0}}/validated.md5\0{0}/{{0}}/files.json".format(runs_dir)).format
     else:
         seal_path = "{}/{{}}/validated.md5".format(runs_dir).format
-    records = scan(archive.records_dir, archive.settle_seconds, archive.exclude_most_recent_run,
-                   forced=set(forced), seal_path=seal_path, limits=archive.record_limits)
+    records = scan(
+        archive.records_dir,
+        archive.settle_seconds,
+        archive.exclude_most_recent_run,
+        forced=set(forced),
+        seal_path=seal_path,
+        limits=archive.record_limits,
+    )
     sealed_runs = {r.run for r in records if r.sealed}
     sealed = len(sealed_runs)
     records = [r for r in records if not r.sealed]
@@ -61,13 +69,15 @@ def tasks(archive, forced=(), full=False, counts=None, workers=1):
     if cap and len(records) > cap:
         later = [r for r in records if r.run not in forced][cap:]  # forced runs never wait
     if later:
-        log.info("app.batch_size=%d: %d more runs wait for the next invocation (from run %d)",
-                 cap, len(later), later[0].run)
+        log.info(
+            "app.batch_size=%d: %d more runs wait for the next invocation (from run %d)", cap, len(later), later[0].run
+        )
         waiting = {r.run for r in later}  # (a set: comparing records themselves is quadratic and slow)
         records = [r for r in records if r.run not in waiting]
     if counts is not None:
-        counts.update(runs=len(records) + sealed + len(later), sealed=sealed,
-                      deferred=len(later), sealed_runs=sealed_runs)  # (for the metrics)
+        counts.update(
+            runs=len(records) + sealed + len(later), sealed=sealed, deferred=len(later), sealed_runs=sealed_runs
+        )  # (for the metrics)
     # Batches of at most BATCH runs, interleaved, and at least one per worker.
     spread = max(-(-len(records) // BATCH), min(workers, len(records)))
     for i in range(spread):

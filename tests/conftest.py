@@ -1,4 +1,5 @@
 """Shared fixtures: real run records, a config for them, and real doit invocations."""
+
 import os
 import subprocess
 import sys
@@ -24,8 +25,15 @@ def need_reference(part):
 
 # The modules whose tests run whole catch-ups or wait on timeouts, heaviest first. They are
 # handed out first, so that no worker is left with a long test while the others are idle.
-LONG_FIRST = ("test_reference_ucondb.py", "test_reference_protocol.py", "test_safety.py", "test_faults.py",
-              "test_operations.py", "test_artdaqdb_concurrency.py", "test_graph.py")
+LONG_FIRST = (
+    "test_reference_ucondb.py",
+    "test_reference_protocol.py",
+    "test_safety.py",
+    "test_faults.py",
+    "test_operations.py",
+    "test_artdaqdb_concurrency.py",
+    "test_graph.py",
+)
 
 
 def pytest_collection_modifyitems(items):
@@ -69,22 +77,24 @@ def write_config(directory, records, extra_app="", ucon=None):
         "source_files:\n  run_records_dir: %s\n"
         "artdaq_db:\n  database_uri: filesystemdb://${app.work_dir}/artdaqdb\n"
         "ucon_db:\n  server_url: %s\n  folder_name: test01\n  timeout_seconds: 2\n"
-        "  writer_user: '%s'\n  writer_password: '%s'\n"
-        % (extra_app, records, url, user, password))
+        "  writer_user: '%s'\n  writer_password: '%s'\n" % (extra_app, records, url, user, password)
+    )
     return path
 
 
 # Root reads anything; without these capabilities file permissions apply to it too.
-AS_UNPRIVILEGED = (["setpriv", "--bounding-set=-dac_override,-dac_read_search",
-                    "--inh-caps=-dac_override,-dac_read_search"] if os.geteuid() == 0 else [])
+AS_UNPRIVILEGED = (
+    ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"]
+    if os.geteuid() == 0
+    else []
+)
 
 
 def doit(cfg, *args, env=None, prefix=()):
     """Run the real doit engine on rra's dodo.py in a subprocess (warm-started: tests/launcher.py)."""
     full_env = dict(os.environ, **(env or {}))
     full_env.pop("RRA_CONFIG", None)
-    return python_m("doit", "-f", ROOT / "dodo.py", *args, "config=%s" % cfg, env=full_env, cwd=ROOT,
-                    prefix=prefix)
+    return python_m("doit", "-f", ROOT / "dodo.py", *args, "config=%s" % cfg, env=full_env, cwd=ROOT, prefix=prefix)
 
 
 def python_m(module, *args, env=None, cwd=None, prefix=()):
@@ -117,8 +127,15 @@ def start_m(module, *args, env=None, cwd=None, stdout=None, stderr=None, start_n
     cwd = str(cwd or os.getcwd())
     launcher = None if os.environ.get("RRA_TEST_COLD") else _launcher()
     if launcher is None or launcher.start_env != _start_env(env):
-        return subprocess.Popen([sys.executable, "-m", module, *args], stdout=stdout, stderr=stderr,
-                                text=True, env=env, cwd=cwd, start_new_session=start_new_session)
+        return subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            stdout=stdout,
+            stderr=stderr,
+            text=True,
+            env=env,
+            cwd=cwd,
+            start_new_session=start_new_session,
+        )
     read = None
     if stdout == subprocess.PIPE:
         read, write = os.pipe()
@@ -149,6 +166,7 @@ def _launcher():
         import tempfile
 
         from launcher import Launcher
+
         launcher = Launcher(tempfile.mkdtemp(prefix="rra-launcher-"))
         launcher.start_env = _start_env(os.environ)
         atexit.register(launcher.close)
@@ -163,6 +181,7 @@ UCON_PASSWORD = "test-Secret-4"
 def server(tmp_path):
     """The UconDB test server (real HTTP on 127.0.0.1, digest auth as writer/UCON_PASSWORD)."""
     from testserver import TestServer
+
     with TestServer(tmp_path / "server.sqlite", folders=["test01"], password=UCON_PASSWORD) as srv:
         yield srv
 
@@ -171,6 +190,7 @@ def server(tmp_path):
 def real_ucondb_instance():
     """The real UconDB server, installed once per test session (skips without ../shared)."""
     from real_ucondb import RealUconDB
+
     instance = RealUconDB(need_reference("ucondb"))
     yield instance
     instance.remove()

@@ -14,6 +14,7 @@ wrapper command (setpriv), or an environment that Python or the loader reads at 
 
     python tests/launcher.py SOCKET     serve until the socket is removed or stdin closes
 """
+
 import atexit
 import json
 import os
@@ -24,10 +25,29 @@ import sys
 import threading
 
 # What every invocation imports anyway and what holds no state of rra's: third-party only.
-PRELOAD = ("doit", "doit.doit_cmd", "doit.cmd_run", "doit.runner", "doit.dependency", "doit.reporter",
-           "yaml", "filelock", "sqlite3", "multiprocessing", "multiprocessing.pool", "requests",
-           "urllib.request", "json", "hashlib", "tarfile", "gzip", "logging.handlers", "email.message",
-           "smtplib", "click")
+PRELOAD = (
+    "doit",
+    "doit.doit_cmd",
+    "doit.cmd_run",
+    "doit.runner",
+    "doit.dependency",
+    "doit.reporter",
+    "yaml",
+    "filelock",
+    "sqlite3",
+    "multiprocessing",
+    "multiprocessing.pool",
+    "requests",
+    "urllib.request",
+    "json",
+    "hashlib",
+    "tarfile",
+    "gzip",
+    "logging.handlers",
+    "email.message",
+    "smtplib",
+    "click",
+)
 
 
 def serve(path):
@@ -102,6 +122,7 @@ def _child(request, fds):
                 sys.stderr.write("%s\n" % e.code)
         except BaseException:
             import traceback
+
             traceback.print_exc()
             code = 1
         atexit._run_exitfuncs()  # what the interpreter runs on its way out (doit's pool, logging)
@@ -119,9 +140,14 @@ class Launcher:
 
     def __init__(self, directory):
         import subprocess
+
         self.path = os.path.join(str(directory), "launcher.sock")
-        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), self.path],
-                                     stdout=subprocess.PIPE, stdin=subprocess.PIPE, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), self.path],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.PIPE,
+            start_new_session=True,
+        )
         if self.proc.stdout.readline().strip() != b"ready":
             raise RuntimeError("the doit launcher did not start")
         self.count = 0
@@ -129,8 +155,14 @@ class Launcher:
     def run(self, module, args, env, cwd):
         self.count += 1
         base = "%s.%d" % (self.path, self.count)
-        request = {"module": module, "args": list(args), "env": dict(env), "cwd": str(cwd),
-                   "stdout": base + ".out", "stderr": base + ".err"}
+        request = {
+            "module": module,
+            "args": list(args),
+            "env": dict(env),
+            "cwd": str(cwd),
+            "stdout": base + ".out",
+            "stderr": base + ".err",
+        }
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.connect(self.path)
             conn.sendall(json.dumps(request).encode() + b"\n")
@@ -156,8 +188,7 @@ class Launcher:
         stderr (sent over the socket: pipes and open files alike) -> a Started process."""
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         conn.connect(self.path)
-        request = {"module": module, "args": list(args), "env": dict(env), "cwd": str(cwd),
-                   "session": new_session}
+        request = {"module": module, "args": list(args), "env": dict(env), "cwd": str(cwd), "session": new_session}
         socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [stdout, stderr])
         return Started(conn)
 
@@ -200,6 +231,7 @@ class Started:
 
     def wait(self, timeout=None):
         import subprocess
+
         if not self._done.wait(timeout):
             raise subprocess.TimeoutExpired("python -m", timeout)
         return self.returncode

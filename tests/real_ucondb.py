@@ -4,6 +4,7 @@ setup.sh installs it (PostgreSQL 15 with a data dir of its own, a venv) into a t
 prefix; ports are chosen free, so an instance already running on 9443 does not collide.
 Each scenario starts from reset(): folders run_records and test01, no objects.
 """
+
 import os
 import re
 import shutil
@@ -30,18 +31,25 @@ class RealUconDB:
 
     def __init__(self, source):
         if os.geteuid() != 0:
-            raise RuntimeError("setup.sh must run as root (it installs packages and runs PostgreSQL "
-                               "as the postgres user)")
+            raise RuntimeError(
+                "setup.sh must run as root (it installs packages and runs PostgreSQL as the postgres user)"
+            )
         # PostgreSQL runs as postgres: every directory above its data dir must be traversable.
         self.prefix = Path(tempfile.mkdtemp(prefix="rra-ucondb-", dir="/tmp"))
         self.prefix.chmod(0o755)
         self.port = free_port()
         env = dict(os.environ, UCONDB_PORT=str(self.port), PGPORT=str(free_port()))
-        setup = subprocess.run(["bash", str(Path(source) / "setup.sh"), str(self.prefix)], env=env,
-                               capture_output=True, text=True, timeout=900)
+        setup = subprocess.run(
+            ["bash", str(Path(source) / "setup.sh"), str(self.prefix)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         if setup.returncode:
-            raise RuntimeError("setup.sh failed (exit %d):\n%s%s"
-                               % (setup.returncode, setup.stdout[-3000:], setup.stderr[-3000:]))
+            raise RuntimeError(
+                "setup.sh failed (exit %d):\n%s%s" % (setup.returncode, setup.stdout[-3000:], setup.stderr[-3000:])
+            )
         self.url = "http://127.0.0.1:%d/app" % self.port
         self.user, self.password = USER, PASSWORD
         self.log = self.prefix / "ucondb.log"
@@ -80,6 +88,5 @@ class RealUconDB:
             if now == size:
                 break
             size = now
-        text = self.log.read_bytes()[self._mark:].decode("utf-8", "replace")
-        return [(m, p, int(st)) for m, p, st in LOGGED.findall(text)
-                if method in (None, m) and p.startswith(path)]
+        text = self.log.read_bytes()[self._mark :].decode("utf-8", "replace")
+        return [(m, p, int(st)) for m, p, st in LOGGED.findall(text) if method in (None, m) and p.startswith(path)]

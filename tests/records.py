@@ -13,6 +13,7 @@ configurations (tests/data/fixtures/daqinterface/). Output depends only on the a
     python tests/records.py OUT --first 1000 --count 20 [--running 1] [--skip 1004] [--lite]
     python tests/records.py OUT --stop 1019      # the stop transition of a running run
 """
+
 import argparse
 import functools
 import random
@@ -26,8 +27,7 @@ CONFIGS = ("complex_subsystems", "circular_buffer_mode_withRM", "ascii_simulator
 HOST = "daq01.example.org"
 HOME = "/home/daq"
 PACKAGES = ("artdaq", "artdaq_core", "artdaq_utilities", "sbndaq", "sbndaq_artdaq")
-LOG_KINDS = ("process manager", "boardreader", "eventbuilder", "datalogger", "dispatcher",
-             "routingmanager")
+LOG_KINDS = ("process manager", "boardreader", "eventbuilder", "datalogger", "dispatcher", "routingmanager")
 EPOCH = datetime(2024, 3, 1, 8, 0, 0, tzinfo=timezone.utc)
 LITE_PROCESSES = 3  # enough for every converter and a realistic blob, cheap at 100k runs
 
@@ -63,8 +63,7 @@ def stop_lines(run):
     """What DAQInterface appends at the stop transition (the same for a run, however made)."""
     rng = random.Random(run)
     ended = start_time(run) + timedelta(minutes=5 + rng.randrange(120), seconds=rng.randrange(60))
-    return "\nDAQInterface stop time: %s\n\nTotal events: %d\n" % (date_utc(ended),
-                                                                  rng.randrange(1000, 5000000))
+    return "\nDAQInterface stop time: %s\n\nTotal events: %d\n" % (date_utc(ended), rng.randrange(1000, 5000000))
 
 
 def date_utc(t):
@@ -79,7 +78,7 @@ def processes(config, lite):
     for path in (DAQI / "configs" / config).glob("*.fcl"):
         if path.stem.endswith("_standard"):
             continue  # included by the boardreaders, not a process of its own
-        label = path.stem[:-len("_hw_cfg")] if path.stem.endswith("_hw_cfg") else path.stem
+        label = path.stem[: -len("_hw_cfg")] if path.stem.endswith("_hw_cfg") else path.stem
         found.append((label, path.read_text()))
     found.sort()
     return tuple(found[:LITE_PROCESSES] if lite else found)
@@ -101,18 +100,20 @@ def write_run(d, run, rng, lite, finished):
     labels = [label for label, _ in procs]
     files = {"%s.fcl" % label: text for label, text in procs}
     # metadata.txt as it is after the start transition (and the stop transition if finished)
-    meta = "%s\nDAQInterface start time: %s\n" % (metadata_text(run, config, labels, rng),
-                                                  date_utc(start_time(run)))
-    files.update({
-        "boot.txt": example(config, "boot.txt", "boot.txt").replace("${HOME}", HOME).replace("$HOME", HOME),
-        "setup.txt": setup_text(run),
-        "settings.txt": example(config, "settings_example", "settings_example"),
-        "known_boardreaders_list.txt": example(config, "known_boardreaders_list_example",
-                                               "known_boardreaders_list_example"),
-        "ranks.txt": ranks_text(labels),
-        "environment.txt": environment_text(run),
-        "metadata.txt": meta + stop_lines(run) if finished else meta,
-    })
+    meta = "%s\nDAQInterface start time: %s\n" % (metadata_text(run, config, labels, rng), date_utc(start_time(run)))
+    files.update(
+        {
+            "boot.txt": example(config, "boot.txt", "boot.txt").replace("${HOME}", HOME).replace("$HOME", HOME),
+            "setup.txt": setup_text(run),
+            "settings.txt": example(config, "settings_example", "settings_example"),
+            "known_boardreaders_list.txt": example(
+                config, "known_boardreaders_list_example", "known_boardreaders_list_example"
+            ),
+            "ranks.txt": ranks_text(labels),
+            "environment.txt": environment_text(run),
+            "metadata.txt": meta + stop_lines(run) if finished else meta,
+        }
+    )
     for name, text in files.items():
         path = d / name
         path.write_text(text)
@@ -122,13 +123,15 @@ def write_run(d, run, rng, lite, finished):
 def setup_text(run):
     """The user's setup script, saved as it was (quotes, braces and an alias included)."""
     area = "%s/DAQ_v3_12_0%d" % (HOME, run % 3)
-    return ("#!/bin/bash\n"
-            "# DAQ setup script saved with the run record\n"
-            'export DAQ_AREA="%s"\n'
-            'source "${DAQ_AREA}/products/setup" || { echo "no products \\"dir\\""; return 1; }\n'
-            "setup mrb\n"
-            "export TRACE_MSGMAX=0\n"
-            "alias rr='ls -ltr %s/run_records | tail'\n" % (area, HOME))
+    return (
+        "#!/bin/bash\n"
+        "# DAQ setup script saved with the run record\n"
+        'export DAQ_AREA="%s"\n'
+        'source "${DAQ_AREA}/products/setup" || { echo "no products \\"dir\\""; return 1; }\n'
+        "setup mrb\n"
+        "export TRACE_MSGMAX=0\n"
+        "alias rr='ls -ltr %s/run_records | tail'\n" % (area, HOME)
+    )
 
 
 def environment_text(run):
@@ -160,28 +163,33 @@ def metadata_text(run, config, labels, rng):
     partition, release = run % 4, "v3_12_0%d" % (run % 3)
     lines = ["Config name: %s" % config]
     lines += ["Component #%d: %s" % pair for pair in enumerate(sorted(components))]
-    lines += ["DAQInterface directory: %s:%s/DAQInterface" % (HOST, HOME),
-              "DAQInterface logfile: %s:%s/daqlogs/DAQInterface_partition%d.log" % (HOST, HOME, partition),
-              "",
-              "# Two possible sets of fields provided below for code info, depending on if a git repo "
-              "was available: ",
-              "# <git commit hash> <LoCs added on top of commit> <LoCs removed on top of commit> "
-              "<git commit comment> <git commit time> <git branch> <BuildInfo build time (if available)> "
-              "<BuildInfo version (if available)>",
-              "# <package version> <BuildInfo build time (if available)> <BuildInfo version (if available)>",
-              "",
-              'DAQInterface commit/version: %s "06-Mar-2024 10:12:33 UTC" "%s"' % (release, release),
-              ""]
+    lines += [
+        "DAQInterface directory: %s:%s/DAQInterface" % (HOST, HOME),
+        "DAQInterface logfile: %s:%s/daqlogs/DAQInterface_partition%d.log" % (HOST, HOME, partition),
+        "",
+        "# Two possible sets of fields provided below for code info, depending on if a git repo was available: ",
+        "# <git commit hash> <LoCs added on top of commit> <LoCs removed on top of commit> "
+        "<git commit comment> <git commit time> <git branch> <BuildInfo build time (if available)> "
+        "<BuildInfo version (if available)>",
+        "# <package version> <BuildInfo build time (if available)> <BuildInfo version (if available)>",
+        "",
+        'DAQInterface commit/version: %s "06-Mar-2024 10:12:33 UTC" "%s"' % (release, release),
+        "",
+    ]
     for package in PACKAGES:
-        lines += ['%s commit/version: %040x "Merge branch \'feature/run%d\' into develop" '
-                  '"Tue Mar 5 16:02:11 2024 -0600" "develop" "05-Mar-2024 22:41:07 UTC" "v1_0%d_00"'
-                  % (package, rng.getrandbits(160), run, run % 7), ""]
+        lines += [
+            "%s commit/version: %040x \"Merge branch 'feature/run%d' into develop\" "
+            '"Tue Mar 5 16:02:11 2024 -0600" "develop" "05-Mar-2024 22:41:07 UTC" "v1_0%d_00"'
+            % (package, rng.getrandbits(160), run, run % 7),
+            "",
+        ]
     lines += ["", "process management method: direct", ""]
     for kind in LOG_KINDS:
         short = kind.replace(" ", "")
         lines += ["", "%s logfiles: " % kind]
-        lines[-1] += "".join("\n%s:%s/daqlogs/%s/%s-%d-%d.log" % (HOST, HOME, short, short, run, i)
-                             for i in range(1 + rng.randrange(2)))
+        lines[-1] += "".join(
+            "\n%s:%s/daqlogs/%s/%s-%d-%d.log" % (HOST, HOME, short, short, run, i) for i in range(1 + rng.randrange(2))
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -194,8 +202,14 @@ def main(argv=None):
     ap.add_argument("--skip", type=int, nargs="*", default=[], help="run numbers to leave out (gaps)")
     ap.add_argument("--lite", action="store_true", help="three process files per run (scale tests)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--stop", type=int, nargs="*", default=[], metavar="RUN",
-                    help="append the stop time to these existing runs and exit")
+    ap.add_argument(
+        "--stop",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="RUN",
+        help="append the stop time to these existing runs and exit",
+    )
     a = ap.parse_args(argv)
     try:
         if a.stop:

@@ -1,4 +1,5 @@
 """The optional C++ backends: the real ones from ../shared/reference; the tools plumbing everywhere."""
+
 import json
 import os
 import sys
@@ -8,7 +9,8 @@ import pytest
 from conftest import need_reference
 from rra.artdaqdb import ArtdaqDBError, open_artdaqdb
 from rra.artdaqdb.check import check
-FILES = {"metadata.fcl": b"config_name: \"demo\"\nrun_number: 12\n", "DataLogger1.fcl": b"daq: { a: 1 }\n"}
+
+FILES = {"metadata.fcl": b'config_name: "demo"\nrun_number: 12\n', "DataLogger1.fcl": b"daq: { a: 1 }\n"}
 
 # Stand-ins that behave as artdaq_database's tools are documented to (real processes, same CLI).
 FAKE_BULKLOADER = """#!%(python)s
@@ -145,6 +147,7 @@ def test_conftoolp_failures_are_redacted_at_the_one_boundary(tmp_path, monkeypat
     """Whatever the C++ echoes of the URI, its password never reaches a message (a stub: no real C++
     error shows the URI)."""
     from rra.artdaqdb import adapters
+
     uri = "mongodb://archiver:Pa55%2Fword@db-host:27017/run_records"
 
     class Api:
@@ -152,18 +155,23 @@ def test_conftoolp_failures_are_redacted_at_the_one_boundary(tmp_path, monkeypat
             pass
 
         def find_configurations(self, query):
-            return False, ("Stack trace [3 frames]\n 1 lib.so(+0x1) [0x1]\n"
-                           "std::exception::what: ---- find BEGIN\n"
-                           "  cannot connect to %s (user archiver, password Pa55/word)\n"
-                           "---- find END\n" % uri)
+            return False, (
+                "Stack trace [3 frames]\n 1 lib.so(+0x1) [0x1]\n"
+                "std::exception::what: ---- find BEGIN\n"
+                "  cannot connect to %s (user archiver, password Pa55/word)\n"
+                "---- find END\n" % uri
+            )
+
     monkeypatch.setitem(sys.modules, "conftoolp", Api())
     db = adapters.ConftoolpDB(uri)
     with pytest.raises(ArtdaqDBError) as e:
         db.runs()
     text = str(e.value)
     assert "Pa55" not in text and "archiver:" not in text and "Stack trace" not in text
-    assert text == ("artdaqDB mongodb://db-host:27017/run_records: conftoolp.find_configurations failed: "
-                    "cannot connect to mongodb://db-host:27017/run_records (user archiver, password ***)")
+    assert text == (
+        "artdaqDB mongodb://db-host:27017/run_records: conftoolp.find_configurations failed: "
+        "cannot connect to mongodb://db-host:27017/run_records (user archiver, password ***)"
+    )
 
 
 @pytest.fixture
@@ -237,8 +245,10 @@ def test_real_conftoolp_failure_is_one_line_without_the_password(reference_conft
     with pytest.raises(ArtdaqDBError) as e:
         db.runs()
     text = str(e.value)
-    assert text == ("artdaqDB mongodb://127.0.0.1:9/run_records: conftoolp.find_configurations failed: "
-                    "MongoDB support is not compiled into this build")
+    assert text == (
+        "artdaqDB mongodb://127.0.0.1:9/run_records: conftoolp.find_configurations failed: "
+        "MongoDB support is not compiled into this build"
+    )
 
 
 @pytest.mark.reference
@@ -276,12 +286,14 @@ def test_a_bulkloader_store_cut_short_is_rolled_back_by_the_next_sweep(reference
     and the next archiver run takes out what bulkloader had stored of it."""
     import subprocess
     from rra.artdaqdb.filesystem import INTENT
+
     uri = "filesystemdb://%s" % (tmp_path / "db")
     tools = open_artdaqdb(uri, backend="tools")
     assert tools.store(6, "demo", FILES).version == "6/demo"
     intent = tools.reader._begin({}, [], "7/demo")
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True)  # a pid that no longer runs
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )  # a pid that no longer runs
     own, other = "%s%d." % (INTENT, os.getpid()), "%s%s." % (INTENT, gone.stdout.strip())
     dead = intent.with_name(intent.name.replace(own, other))
     intent.rename(dead)
@@ -290,8 +302,12 @@ def test_a_bulkloader_store_cut_short_is_rolled_back_by_the_next_sweep(reference
     for name, data in FILES.items():
         (d / name).write_bytes(data)
     (d / "schema.fcl").write_bytes(tools.schema[0])
-    subprocess.run(["bulkloader", "-r", "7", "-c", "demo", "-t", "1", "-p", str(d)], check=True,
-                   capture_output=True, env=dict(os.environ, ARTDAQ_DATABASE_URI=uri))
+    subprocess.run(
+        ["bulkloader", "-r", "7", "-c", "demo", "-t", "1", "-p", str(d)],
+        check=True,
+        capture_output=True,
+        env=dict(os.environ, ARTDAQ_DATABASE_URI=uri),
+    )
     native = open_artdaqdb(uri)
     assert native.runs() == [6, 7]  # complete as far as a reader can tell, but its writer never said so
     assert any("unfinished store of a writer that is gone" in p for p in check(native))

@@ -1,4 +1,5 @@
 """`check` finds every index <-> document inconsistency; `--repair` rebuilds indexes and keeps a backup."""
+
 import functools
 import json
 import subprocess
@@ -61,6 +62,7 @@ def test_missing_and_unindexed_documents(db):
         (extra.parent / "notes.txt").write_text("x")
         (db.path / (".rra-tmp.%d.abc" % dead_pid())).write_text("x")
         (db.path / ".rra-tmp.1.live").write_text("x")  # init's: a writer still at work
+
     out = problems_after(db, damage)
     assert "%s: indexed but the document is missing" % gone.name in out
     assert "%s: document not in the index (ouid)" % stray.name in out
@@ -71,6 +73,7 @@ def test_missing_and_unindexed_documents(db):
 def test_index_shape(db):
     def damage():
         edit_index(db, "RunHistory", lambda d: (d.pop("aliases.active.name"), d["ouid"].reverse()))
+
     out = problems_after(db, damage)
     assert "key 'aliases.active.name' missing" in out and "ouid is not sorted and unique" in out
 
@@ -83,6 +86,7 @@ def test_bad_documents(db):
         text = bad_ts.read_text()
         bad_ts.write_text(text.replace('"created" : "', '"created" : "yesterday', 1))
         garbage.write_text("{ not json")
+
     out = problems_after(db, damage)
     assert "not a %Y-%m-%dT%H:%M:%S.mmm%z timestamp" in out
     assert "%s: unreadable document" % garbage.name in out

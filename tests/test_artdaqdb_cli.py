@@ -1,4 +1,5 @@
 """`rra artdaqdb runs|export|check` as real processes: output, exit codes, one-line errors."""
+
 import json
 import shutil
 import subprocess
@@ -65,23 +66,32 @@ def test_check_and_repair(tmp_path):
 
 
 def test_errors_are_one_line(tmp_path):
-    assert_one_line_error(cli("export", "filesystemdb://%s" % (GOLDEN / "db"), 42, tmp_path / "x"),
-                          "run 42", "not archived")
-    assert_one_line_error(cli("runs", "mongodb://user:secret@db.example:27017/archive"),
-                          "mongodb://db.example:27017/archive", "conftoolp", "tools")
+    assert_one_line_error(
+        cli("export", "filesystemdb://%s" % (GOLDEN / "db"), 42, tmp_path / "x"), "run 42", "not archived"
+    )
+    assert_one_line_error(
+        cli("runs", "mongodb://user:secret@db.example:27017/archive"),
+        "mongodb://db.example:27017/archive",
+        "conftoolp",
+        "tools",
+    )
     assert "secret" not in cli("runs", "mongodb://user:secret@db.example:27017/archive").stderr
     assert_one_line_error(cli("runs", "ftp://x"), "unsupported database URI")
     (tmp_path / "db/RunHistory").mkdir(parents=True)
     (tmp_path / "db/RunHistory/index.json").write_text("{ nope")
     (tmp_path / "db/SystemLayout").mkdir()
     (tmp_path / "db/SystemLayout/index.json").write_text("{ nope")
-    assert_one_line_error(cli("runs", "filesystemdb://%s" % (tmp_path / "db")), "SystemLayout/index.json",
-                          "check --repair")
+    assert_one_line_error(
+        cli("runs", "filesystemdb://%s" % (tmp_path / "db")), "SystemLayout/index.json", "check --repair"
+    )
 
 
 def test_registered_in_rra_cli():
-    proc = subprocess.run([sys.executable, "-m", "rra.cli", "artdaqdb", "runs", "filesystemdb://%s" % (GOLDEN / "db")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rra.cli", "artdaqdb", "runs", "filesystemdb://%s" % (GOLDEN / "db")],
+        capture_output=True,
+        text=True,
+    )
     if "No such command" in proc.stderr:
         pytest.skip("the artdaqdb group is not registered in rra.cli yet")
     assert proc.returncode == 0 and proc.stdout.split()[0] == "1000"

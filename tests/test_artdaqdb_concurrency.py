@@ -1,4 +1,5 @@
 """Four real processes importing 100 runs into one archive: every document indexed, every invariant kept."""
+
 import re
 import subprocess
 import sys
@@ -14,10 +15,31 @@ from rra.fhiclize import fhiclize_run
 from conftest import make_records
 
 RUNS, PROCESSES, SHARED_RUNS = range(1, 101), 4, range(1, 11)
-KEYS = ("ouid", "version", "configurations.name", "entities.name", "aliases.active.name", "runs.name",
-        "configurations.assigned")
-DOC_KEYS = ["document", "comments", "origin", "version", "entities", "configurations", "changelog", "bookkeeping",
-            "_id", "collection", "aliases", "runs", "attachments", "configtype"]
+KEYS = (
+    "ouid",
+    "version",
+    "configurations.name",
+    "entities.name",
+    "aliases.active.name",
+    "runs.name",
+    "configurations.assigned",
+)
+DOC_KEYS = [
+    "document",
+    "comments",
+    "origin",
+    "version",
+    "entities",
+    "configurations",
+    "changelog",
+    "bookkeeping",
+    "_id",
+    "collection",
+    "aliases",
+    "runs",
+    "attachments",
+    "configtype",
+]
 TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}\Z")
 OID = re.compile(r"[0-9a-f]{24}\Z")
 
@@ -76,8 +98,9 @@ def assert_invariants(db_path, expected):
     for run, entities in expected.items():
         got = sorted(runs_docs[run])
         assert got == sorted(set(got)), "run %d stored twice: %s" % (run, got)  # one version, one doc per entity
-        assert got == sorted([("RunHistory", e) for e in entities] + [("RunHistory", "hashes"),
-                                                                      ("SystemLayout", "schema")])
+        assert got == sorted(
+            [("RunHistory", e) for e in entities] + [("RunHistory", "hashes"), ("SystemLayout", "schema")]
+        )
 
 
 def test_four_processes_a_hundred_runs(tmp_path):
@@ -85,8 +108,15 @@ def test_four_processes_a_hundred_runs(tmp_path):
     make_records(records, 1, len(RUNS), "--lite")
     uri = "filesystemdb://%s" % (tmp_path / "db")
     slices = [[r for r in RUNS if r % PROCESSES == i] + list(SHARED_RUNS) for i in range(PROCESSES)]
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, uri, str(records)] + [str(r) for r in s],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for s in slices]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, uri, str(records)] + [str(r) for r in s],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for s in slices
+    ]
     outputs = [p.communicate(timeout=600) for p in procs]
     for p, (out, err) in zip(procs, outputs):
         assert p.returncode == 0, err
@@ -106,8 +136,10 @@ def test_same_run_from_many_processes_is_stored_once(tmp_path, processes):
     records = tmp_path / "records"
     make_records(records, 50, 1, "--lite")
     uri = "filesystemdb://%s" % (tmp_path / "db")
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, uri, str(records), "50"], stdout=subprocess.PIPE,
-                              text=True) for _ in range(processes)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WORKER, uri, str(records), "50"], stdout=subprocess.PIPE, text=True)
+        for _ in range(processes)
+    ]
     versions = [p.communicate(timeout=120)[0].split()[1] for p in procs]
     assert sorted(versions) == ["-"] * (processes - 1) + ["50/%s" % fhiclize_run(records / "50").config_name]
     assert_invariants(tmp_path / "db", {50: [n[:-4] for n in fhiclize_run(records / "50").files]})

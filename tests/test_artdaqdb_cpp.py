@@ -4,6 +4,7 @@ Byte for byte both ways (rra stores, bulkdownloader exports; bulkloader stores, 
 exports), the conftoolp and tools backends through the real doit engine, a C++ abort that fails
 one run alone, and what both sides do with a file removed from a record.
 """
+
 import os
 import re
 import shutil
@@ -29,8 +30,12 @@ def ref():
 
 
 def tool(ref, name, uri, run, config, path, check_rc=True):
-    done = subprocess.run([str(ref / "bin" / name), "-r", str(run), "-c", config, "-t", "1", "-p", str(path)],
-                          capture_output=True, text=True, env=dict(os.environ, ARTDAQ_DATABASE_URI=uri))
+    done = subprocess.run(
+        [str(ref / "bin" / name), "-r", str(run), "-c", config, "-t", "1", "-p", str(path)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, ARTDAQ_DATABASE_URI=uri),
+    )
     assert not check_rc or done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -93,8 +98,7 @@ def test_what_bulkloader_stores_rra_lists_reads_and_exports_byte_for_byte(ref, t
         assert "hashes" not in state.entities and set(state.md5.values()) == {None}  # bulkloader keeps none
         assert rra_export(db, run) == cpp_export(ref, uri, run, config, tmp_path / ("cpp%d" % run))
     # rra adds an update on top of the C++ run: only what changed, and the C++ exports it as rra does
-    files = {p.name: p.read_bytes() for p in (tmp_path / "fcl" / "1001").glob("*.fcl")
-             if p.name != "schema.fcl"}
+    files = {p.name: p.read_bytes() for p in (tmp_path / "fcl" / "1001").glob("*.fcl") if p.name != "schema.fcl"}
     files["RunHistory2.fcl"] += b'\nDAQInterface_stop_time: "Mon Jan  1 00:00:00 UTC 2024"'
     result = db.store(1001, configs[1001], files)
     assert result.version == "1001/%sv1" % configs[1001]
@@ -206,15 +210,15 @@ def test_a_file_removed_from_a_record_is_kept_and_named_in_a_warning(tmp_path):
     # the work dir lost: recover finds both runs archived as they are, the kept file is no difference
     shutil.rmtree(str(tmp_path / "work" / "runs"))
     (tmp_path / "work" / ".doit.db").unlink()
-    out = subprocess.run([sys.executable, "-m", "rra.cli", "--config", str(cfg), "recover"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "rra.cli", "--config", str(cfg), "recover"], capture_output=True, text=True
+    )
     assert out.returncode == 0 and "2 runs verified in UconDB: 5000-5001" in out.stdout, out.stdout + out.stderr
 
 
 @pytest.mark.reference
 @pytest.mark.parametrize("backend", ["native", "conftoolp", "tools"])
-def test_a_bulkloader_run_taken_over_unchanged_gets_no_new_version(reference_conftoolp, tmp_path,
-                                                                   monkeypatch, backend):
+def test_a_bulkloader_run_taken_over_unchanged_gets_no_new_version(reference_conftoolp, tmp_path, monkeypatch, backend):
     """bulkloader keeps no md5s: each backend compares documents, so the same files store nothing."""
     ref = reference_conftoolp
     monkeypatch.setenv("PATH", "%s%s%s" % (ref / "bin", os.pathsep, os.environ["PATH"]))
@@ -234,19 +238,26 @@ def test_a_bulkloader_run_taken_over_unchanged_gets_no_new_version(reference_con
 def test_tools_over_ssh_through_doit_keep_the_uri_out_of_every_argv(ref, tmp_path):
     """remote_host with the real tools behind an ssh that records its argv and runs the command here."""
     from test_artdaqdb_adapters import FAKE_SSH
+
     records = tmp_path / "records"
     for run in (1001, 1004):
         shutil.copytree(str(EXAMPLES / str(run)), str(records / str(run)))
     cfg = backend_config(tmp_path, records, "tools")
-    cfg.write_text(cfg.read_text().replace("artdaq_db:\n", "artdaq_db:\n  remote_host: daq-host\n")
-                   .replace("${app.work_dir}/artdaqdb", "${app.work_dir}/Secret-pw-db"))
+    cfg.write_text(
+        cfg.read_text()
+        .replace("artdaq_db:\n", "artdaq_db:\n  remote_host: daq-host\n")
+        .replace("${app.work_dir}/artdaqdb", "${app.work_dir}/Secret-pw-db")
+    )
     bin_dir, log, remote_tmp = tmp_path / "ssh-bin", tmp_path / "ssh.log", tmp_path / "remote-tmp"
     bin_dir.mkdir()
     remote_tmp.mkdir()
     (bin_dir / "ssh").write_text(FAKE_SSH % {"python": sys.executable})
     (bin_dir / "ssh").chmod(0o755)
-    env = {"PATH": os.pathsep.join((str(bin_dir), str(ref / "bin"), os.environ["PATH"])),
-           "FAKE_SSH_LOG": str(log), "TMPDIR": str(remote_tmp)}
+    env = {
+        "PATH": os.pathsep.join((str(bin_dir), str(ref / "bin"), os.environ["PATH"])),
+        "FAKE_SSH_LOG": str(log),
+        "TMPDIR": str(remote_tmp),
+    }
     out = doit(cfg, env=env)
     assert out.returncode == 0 and "validate: 2 done" in out.stdout, out.stdout + out.stderr
     argvs = [line for line in log.read_text().splitlines()]

@@ -1,4 +1,5 @@
 """The on-disk facts the C++ library and rra must share: documents, index.json, SystemMetadata, URIs."""
+
 import json
 import re
 from datetime import datetime, timedelta, timezone
@@ -12,7 +13,7 @@ from rra.fhicl import cppjson
 
 DATA = Path(__file__).resolve().parent / "data"  # copied from ../shared: data/README.md
 GOLDEN = DATA / "golden/artdaqdb/legacy_pipeline/db"
-TS = re.compile(rb'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}')
+TS = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}")
 
 
 def golden_docs():
@@ -46,8 +47,16 @@ def test_index_add_keeps_cpp_rules():
     idx = index.Index.parse(index.EMPTY)
     for oid, version in (("b" * 24, "7/x"), ("a" * 24, "7/xv1"), ("b" * 24, "7/x")):
         assigned = "2024-01-01T00:00:00.00%d+0000" % len(version)
-        idx.add({"oid": oid, "version": version, "configurations": [("7/x", assigned)],
-                 "entities": ["e"], "aliases": [], "runs": ["7"]})
+        idx.add(
+            {
+                "oid": oid,
+                "version": version,
+                "configurations": [("7/x", assigned)],
+                "entities": ["e"],
+                "aliases": [],
+                "runs": ["7"],
+            }
+        )
     data = json.loads(idx.dumps())
     assert list(data) == list(index.KEYS)
     assert data["ouid"] == ["a" * 24, "b" * 24]
@@ -61,9 +70,14 @@ def test_index_add_keeps_cpp_rules():
 def test_index_serialization_cache_follows_changes():
     idx = index.Index.parse((GOLDEN / "RunHistory/index.json").read_bytes())
     first = idx.dumps()
-    f = {"oid": "0" * 24, "version": "1000/circular_buffer_mode_withRMv2",
-         "configurations": [("1000/circular_buffer_mode_withRM", "2030-01-01T00:00:00.000+0000")],
-         "entities": ["metadata", "new_entity"], "aliases": [], "runs": ["1000"]}
+    f = {
+        "oid": "0" * 24,
+        "version": "1000/circular_buffer_mode_withRMv2",
+        "configurations": [("1000/circular_buffer_mode_withRM", "2030-01-01T00:00:00.000+0000")],
+        "entities": ["metadata", "new_entity"],
+        "aliases": [],
+        "runs": ["1000"],
+    }
     idx.add(f)
     fresh = index.Index.parse(first)
     fresh.add(f)
@@ -72,12 +86,21 @@ def test_index_serialization_cache_follows_changes():
 
 def test_long_lists_serialize_by_bucket_exactly():
     import random
+
     rng = random.Random(7)
     idx = index.Index.parse(index.EMPTY)
     for n in range(3000):
         oid = "%024x" % rng.getrandbits(96)
-        idx.add({"oid": oid, "version": "%d/c" % (n % 700), "configurations": [("%d/c" % (n % 700), "T%05d" % n)],
-                 "entities": ["e%d" % (n % 3), 'odd "name"\\'], "aliases": [], "runs": [str(n % 700)]})
+        idx.add(
+            {
+                "oid": oid,
+                "version": "%d/c" % (n % 700),
+                "configurations": [("%d/c" % (n % 700), "T%05d" % n)],
+                "entities": ["e%d" % (n % 3), 'odd "name"\\'],
+                "aliases": [],
+                "runs": [str(n % 700)],
+            }
+        )
         if n % 500 == 0 or n > 2990:
             assert idx.dumps() == index.Index.parse(idx.dumps()).dumps()
     data = json.loads(idx.dumps())
@@ -96,11 +119,14 @@ def test_golden_documents_have_the_record_shape():
     for path in golden_docs():
         raw = path.read_bytes()
         doc = cppjson.loads(raw)
-        converted = {"document": cppjson.Object([kv for kv in doc["document"] if kv[0] != "search"]),
-                     "comments": doc["comments"]}
+        converted = {
+            "document": cppjson.Object([kv for kv in doc["document"] if kv[0] != "search"]),
+            "comments": doc["comments"],
+        }
         entity, run = doc["entities"][0]["name"], doc["runs"][0]["name"]
-        built = record.build(converted, entity, doc["collection"], doc["version"],
-                             doc["configurations"][0]["name"], run, "TS")
+        built = record.build(
+            converted, entity, doc["collection"], doc["version"], doc["configurations"][0]["name"], run, "TS"
+        )
         built["_id"]["$oid"] = doc["_id"]["$oid"]
         assert cppjson.encode_bytes(cppjson.dumps(built)) == TS.sub(b'"TS"'[1:-1], raw), path
 
@@ -109,13 +135,22 @@ def test_build_text_is_what_build_writes():
     """The store writes from the texts of a conversion: the same bytes and index fields as from the tree."""
     for path in golden_docs():
         doc = cppjson.loads(path.read_bytes())
-        converted = {"document": cppjson.Object([kv for kv in doc["document"] if kv[0] != "search"]),
-                     "comments": doc["comments"]}
-        args = (doc["entities"][0]["name"], doc["collection"], doc["version"], doc["configurations"][0]["name"],
-                doc["runs"][0]["name"], "TS")
+        converted = {
+            "document": cppjson.Object([kv for kv in doc["document"] if kv[0] != "search"]),
+            "comments": doc["comments"],
+        }
+        args = (
+            doc["entities"][0]["name"],
+            doc["collection"],
+            doc["version"],
+            doc["configurations"][0]["name"],
+            doc["runs"][0]["name"],
+            "TS",
+        )
         built = record.build(converted, *args)
-        keys, text = record.build_text(record.build(record.TEXT, *args), cppjson.dumps(converted["document"]),
-                                       cppjson.dumps(converted["comments"]))
+        keys, text = record.build_text(
+            record.build(record.TEXT, *args), cppjson.dumps(converted["document"]), cppjson.dumps(converted["comments"])
+        )
         assert text == cppjson.dumps(built) and keys == record.fields(built), path
 
 
@@ -133,8 +168,13 @@ def test_hashes_document_matches_legacy():
 
 def test_hashes_document_is_what_fhicl_to_json_makes_of_the_text():
     from rra.fhicl import to_document
-    md5s = {"a": "1e14ab5f701e1112e1ad6f882d60ae4c", "b": "12345678901234567890123456789012",
-            "c": "123e4567", "d": "ffffffffffffffffffffffffffffffff"}
+
+    md5s = {
+        "a": "1e14ab5f701e1112e1ad6f882d60ae4c",
+        "b": "12345678901234567890123456789012",
+        "c": "123e4567",
+        "d": "ffffffffffffffffffffffffffffffff",
+    }
     text = "\n".join(record.hashes_lines(md5s))
     assert record.hashes_document(md5s)["document"] == to_document(text, "hashes")["document"]
 
@@ -197,6 +237,7 @@ def test_error_carries_run_file_uri():
 
 def test_document_key_is_the_document_part_alone():
     from rra.artdaqdb.filesystem import document_key
+
     docs = [path.read_bytes() for path in golden_docs()]
     keys = [document_key(raw) for raw in docs]
     assert None not in keys

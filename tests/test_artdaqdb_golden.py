@@ -1,4 +1,5 @@
 """The archive the C++ library wrote: rra reads it without writing, exports it byte for byte, extends it."""
+
 import os
 import re
 import shutil
@@ -22,7 +23,7 @@ def blob_files(run):
     text = (PIPELINE / "blobs" / ("%d.blob" % run)).read_bytes().decode("utf-8", "surrogateescape")
     head = re.match(r"Start of Record\nRun Number: (\d+)\nPacked on ([^\n]*) UTC\n", text)
     end = text.rindex("\nEnd of Record\nRun Number: ")
-    pieces = SECTION.split(text[head.end():end])
+    pieces = SECTION.split(text[head.end() : end])
     assert pieces[0] == "" and int(head.group(1)) == run
     return dict(zip(pieces[1::2], pieces[2::2])), head.group(2)
 

@@ -3,6 +3,7 @@
 The writer is a real process killed with SIGKILL at a chosen step of the store (the hook
 only picks the instant), or a real process whose writes fail at RLIMIT_FSIZE.
 """
+
 import json
 import signal
 import subprocess
@@ -13,8 +14,10 @@ import pytest
 from rra.artdaqdb import open_artdaqdb
 from rra.artdaqdb.check import check, repair
 
+
 def files(run):
     return {"a.fcl": b"a: %d\n" % run, "b.fcl": b"# note\nb: [1, 2]\n"}
+
 
 # Stores runs 10 and 11 together, and dies at the step named in argv[2].
 WRITER = r"""
@@ -46,8 +49,7 @@ db.store_many([(10, 'c', {'a.fcl': b'a: 10\n', 'b.fcl': b'b: 1\n'}),
 
 
 def killed_writer(uri, step):
-    proc = subprocess.run([sys.executable, "-c", WRITER, uri, step], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([sys.executable, "-c", WRITER, uri, step], capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
 
 
@@ -77,8 +79,9 @@ def test_a_killed_uncommitted_store_is_rolled_back_by_the_next_writer(tmp_path, 
     for c in writer.collections():
         got = json.loads((writer.path / c / "index.json").read_text())
         want = json.loads((before.path / c / "index.json").read_text())
-        assert {k: sorted(v) if isinstance(v, dict) else len(v) for k, v in got.items()} == \
-               {k: sorted(v) if isinstance(v, dict) else len(v) for k, v in want.items()}, c
+        assert {k: sorted(v) if isinstance(v, dict) else len(v) for k, v in got.items()} == {
+            k: sorted(v) if isinstance(v, dict) else len(v) for k, v in want.items()
+        }, c
 
     writer.store_many([(10, "c", files(10)), (11, "c", files(11))])
     assert writer.runs() == [1, 10, 11] and check(writer) == []
@@ -138,8 +141,7 @@ def test_disk_full_during_the_index_writes_leaves_the_archive_as_it_was(tmp_path
     before = documents(db)
     # Documents (~3 kB) fit; the biggest index, once 40 runs are added to it, does not.
     limit = max(sizes.values()) + 2000
-    proc = subprocess.run([sys.executable, "-c", LIMITED, uri, str(limit)], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", LIMITED, uri, str(limit)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "File too large" in proc.stdout, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     fresh = open_artdaqdb(uri)
@@ -150,6 +152,7 @@ def test_disk_full_during_the_index_writes_leaves_the_archive_as_it_was(tmp_path
 
 def test_a_doit_tick_with_nothing_to_import_still_finishes_a_killed_store(tmp_path):
     from conftest import doit, make_records, write_config
+
     records = make_records(tmp_path / "records", 1000, 2)
     cfg = write_config(tmp_path, records)
     assert doit(cfg).returncode == 0

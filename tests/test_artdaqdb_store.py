@@ -1,4 +1,5 @@
 """Storing run records natively: first version, no-op, updates when the stop time arrives, errors."""
+
 import json
 import subprocess
 import sys
@@ -14,7 +15,6 @@ from rra.fhicl import cppjson, to_document, to_fhicl
 from rra.fhiclize import fhiclize_run
 
 from conftest import make_records, stop_run
-
 
 
 def fhicl_set(records, run):
@@ -76,12 +76,31 @@ def test_documents_are_the_cpp_records(db, records):
     for entity, entry in state.entities.items():
         path = db.path / entry.collection / ("%s.json" % entry.oid)
         doc = cppjson.loads(path.read_bytes())
-        assert doc.keys() == ["document", "comments", "origin", "version", "entities", "configurations", "changelog",
-                              "bookkeeping", "_id", "collection", "aliases", "runs", "attachments", "configtype"]
+        assert doc.keys() == [
+            "document",
+            "comments",
+            "origin",
+            "version",
+            "entities",
+            "configurations",
+            "changelog",
+            "bookkeeping",
+            "_id",
+            "collection",
+            "aliases",
+            "runs",
+            "attachments",
+            "configtype",
+        ]
         assert doc["version"] == result.version and doc["runs"][0]["name"] == "2000"
         assert doc["origin"]["timestamp"] == doc["bookkeeping"]["created"] == result.stored_at
         assert [u["event"] for u in doc["bookkeeping"]["updates"]] == [
-            "addConfiguration", "setVersion", "setCollection", "addEntity", "addRun"]
+            "addConfiguration",
+            "setVersion",
+            "setCollection",
+            "addEntity",
+            "addRun",
+        ]
         assert doc["collection"] == entry.collection == ("SystemLayout" if entity == "schema" else "RunHistory")
         assert doc["comments"]
     meta = list((db.path / "SystemMetadata").glob("*.json"))
@@ -92,10 +111,16 @@ def test_documents_are_the_cpp_records(db, records):
 def test_index_written_once_per_collection_after_its_documents(db, records, monkeypatch):
     events = []
     write_files, write_index = FilesystemDB.write_files, FilesystemDB.write_index
-    monkeypatch.setattr(FilesystemDB, "write_files", lambda self, files: (
-        events.extend(("file", Path(p)) for p, _ in files), write_files(self, files))[1])
-    monkeypatch.setattr(FilesystemDB, "write_index", lambda self, c, idx, added=(): (
-        events.append(("index", c)), write_index(self, c, idx, added))[1])
+    monkeypatch.setattr(
+        FilesystemDB,
+        "write_files",
+        lambda self, files: (events.extend(("file", Path(p)) for p, _ in files), write_files(self, files))[1],
+    )
+    monkeypatch.setattr(
+        FilesystemDB,
+        "write_index",
+        lambda self, c, idx, added=(): (events.append(("index", c)), write_index(self, c, idx, added))[1],
+    )
     config, files = fhicl_set(records, 2000)
     db.store(2000, config, files)
     indexes = [c for kind, c in events if kind == "index"]
@@ -117,14 +142,21 @@ def test_every_file_is_stored_and_rules_come_from_fcl_conf_dir(tmp_path):
     conf = tmp_path / "conf"
     conf.mkdir()
     schema = (Path(__file__).resolve().parents[1] / "rra/artdaqdb/schema.fcl").read_text()
-    (conf / "schema.fcl").write_text(schema.replace("run_history: [{", "run_history: [{\ncollection: Custom\n"
-                                                    "pattern: '(.*/)(special)(\\.fcl$)'\n}, {", 1))
+    (conf / "schema.fcl").write_text(
+        schema.replace(
+            "run_history: [{", "run_history: [{\ncollection: Custom\npattern: '(.*/)(special)(\\.fcl$)'\n}, {", 1
+        )
+    )
     db = open_artdaqdb("filesystemdb://%s" % (tmp_path / "db"), fcl_conf_dir=conf)
     db.store(5, "standard", {"special.fcl": b"a: 1\n", "odd_name.fcl": b"b: 2\n", "metadata.fcl": b"c: 3\n"})
     state = db.latest(5)
     assert {e: x.collection for e, x in state.entities.items()} == {
-        "special": "Custom", "odd_name": "RunHistory", "metadata": "RunHistory", "hashes": "RunHistory",
-        "schema": "SystemLayout"}
+        "special": "Custom",
+        "odd_name": "RunHistory",
+        "metadata": "RunHistory",
+        "hashes": "RunHistory",
+        "schema": "SystemLayout",
+    }
     assert (tmp_path / "out").mkdir() or db.export(5, tmp_path / "out")
     assert (tmp_path / "out/schema.fcl").read_text() == to_fhicl(to_document((conf / "schema.fcl").read_text()))
     assert check(db) == []
@@ -153,10 +185,12 @@ def test_a_v10_written_after_v9_is_read_as_the_cpp_reads_it(db, monkeypatch):
         db.store(4, "c", {"a.fcl": ("a: %d\n" % n).encode()})
     assert db.latest(4).version == "4/cv9"  # rra names the next one 4/cv90; an older writer named it 4/cv10
     from rra.artdaqdb import filesystem
+
     orig = filesystem.build
     with monkeypatch.context() as m:
-        m.setattr(filesystem, "build",
-                  lambda conv, e, c, v, cfg, r, ts: orig(conv, e, c, v.replace("v90", "v10"), cfg, r, ts))
+        m.setattr(
+            filesystem, "build", lambda conv, e, c, v, cfg, r, ts: orig(conv, e, c, v.replace("v90", "v10"), cfg, r, ts)
+        )
         db.store(4, "c", {"a.fcl": b"a: 10\n"})
     assert db.latest(4).version == "4/cv9" and db.exported(4)["a.fcl"] == "\na: 9 \n"
     assert db.store(4, "c", {"a.fcl": b"a: 11\n"}).version == "4/cv90"
@@ -195,6 +229,7 @@ def test_interrupted_store_is_completed_by_the_retry(db, monkeypatch):
         if collection == "SystemLayout" and not removed:
             raise OSError(28, "No space left on device")
         return real(self, collection, idx, added, removed)
+
     monkeypatch.setattr(FilesystemDB, "write_index", crash)
     with pytest.raises(ArtdaqDBError, match="run 3: .*No space left on device"):
         db.store(3, "c", files)
@@ -210,11 +245,13 @@ def test_interrupted_store_is_completed_by_the_retry(db, monkeypatch):
 
 def test_a_rollback_that_fails_for_a_bug_fails_loudly(db, monkeypatch):
     """Only a rollback stopped by the disk (OSError) or a lock is left for the next sweep."""
+
     def crash(self, collection, idx, added=(), removed=False):
         raise OSError(28, "No space left on device")
 
     def broken(self, intent):
         raise TypeError("a bug in the rollback")
+
     monkeypatch.setattr(FilesystemDB, "write_index", crash)
     monkeypatch.setattr(FilesystemDB, "_roll_back", broken)
     with pytest.raises(TypeError, match="a bug in the rollback"):
@@ -224,14 +261,18 @@ def test_a_rollback_that_fails_for_a_bug_fails_loudly(db, monkeypatch):
 def test_other_processes_writes_are_replayed_not_reparsed(db, monkeypatch):
     """Another process's index write reaches this process's cache through the journal."""
     from rra.artdaqdb import index
+
     db.store(1, "c", {"a.fcl": b"a: 1\n"})
-    script = ("from rra.artdaqdb import open_artdaqdb; db = open_artdaqdb(%r)\n"
-              "for r in (2, 3): db.store(r, 'c', {'a.fcl': b'a: %%d' %% r})" % db.uri)
+    script = (
+        "from rra.artdaqdb import open_artdaqdb; db = open_artdaqdb(%r)\n"
+        "for r in (2, 3): db.store(r, 'c', {'a.fcl': b'a: %%d' %% r})" % db.uri
+    )
     subprocess.run([sys.executable, "-c", script], check=True)
     parsed = []
     real = index.Index.parse
-    monkeypatch.setattr(index.Index, "parse",
-                        classmethod(lambda cls, raw, path="": parsed.append(path) or real(raw, path)))
+    monkeypatch.setattr(
+        index.Index, "parse", classmethod(lambda cls, raw, path="": parsed.append(path) or real(raw, path))
+    )
     assert db.runs() == [1, 2, 3] and db.store(4, "c", {"a.fcl": b"a: 4\n"}).version == "4/c"
     assert parsed == []
     for c in ("RunHistory", "SystemLayout"):
@@ -247,10 +288,16 @@ def test_store_many_shares_one_index_write(db, monkeypatch):
     db.store(1, "c", {"a.fcl": b"a: 1\n"})
     writes = []
     real = FilesystemDB.write_index
-    monkeypatch.setattr(FilesystemDB, "write_index",
-                        lambda self, c, idx, added=(): (writes.append(c), real(self, c, idx, added))[1])
-    results = db.store_many([(1, "c", {"a.fcl": b"a: 1\n"}), (2, "c", {"a.fcl": b"a: 2\n"}),
-                             (3, "d", {"a.fcl": b"a: 3\n", "b.fcl": b"b: 3\n"})])
+    monkeypatch.setattr(
+        FilesystemDB, "write_index", lambda self, c, idx, added=(): (writes.append(c), real(self, c, idx, added))[1]
+    )
+    results = db.store_many(
+        [
+            (1, "c", {"a.fcl": b"a: 1\n"}),
+            (2, "c", {"a.fcl": b"a: 2\n"}),
+            (3, "d", {"a.fcl": b"a: 3\n", "b.fcl": b"b: 3\n"}),
+        ]
+    )
     assert [r.version for r in results] == [None, "2/c", "3/d"]
     assert writes == ["RunHistory", "SystemLayout"]
     assert db.runs() == [1, 2, 3] and db.stored_at(3) == results[2].stored_at
@@ -268,6 +315,7 @@ def test_a_stop_cuts_a_store_batch_short_and_leaves_it_whole(db):
     def stop():
         asked.append(1)
         return len(asked) >= 2  # the signal arrives while the second run is made
+
     results = db.store_many(runs, stop=stop)
     assert [r.run for r in results] == [1, 2]
     assert db.runs() == [1, 2] and check(db) == []
@@ -279,7 +327,8 @@ def test_a_stop_cuts_a_store_batch_short_and_leaves_it_whole(db):
 def test_files_met_again_are_stored_and_exported_as_the_first_time(tmp_path, records):
     """The per-process caches (a file converted once, a document exported once) change no byte."""
     import re
-    stamp = re.compile(rb'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}')
+
+    stamp = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}")
     config, files = fhicl_set(records, 2000)
     again = dict(files, **{"metadata.fcl": files["metadata.fcl"] + b"\nextra: 1\n"})
     warm = open_artdaqdb("filesystemdb://%s" % (tmp_path / "warm"))
@@ -289,10 +338,14 @@ def test_files_met_again_are_stored_and_exported_as_the_first_time(tmp_path, rec
     cold = open_artdaqdb("filesystemdb://%s" % (tmp_path / "cold"))
     cold.store(2, config, again)
     for entity, entry in cold.latest(2).entities.items():
-        written = [stamp.sub(b"TS", (d.path / entry.collection / ("%s.json" % entry.oid)).read_bytes())
-                   for d in (warm, cold)]
+        written = [
+            stamp.sub(b"TS", (d.path / entry.collection / ("%s.json" % entry.oid)).read_bytes()) for d in (warm, cold)
+        ]
         assert written[0] == written[1], entity
     exports = warm.exported(2)
-    assert exports == cold.exported(2) == {
-        "%s.fcl" % e: to_fhicl(cold.read(x.collection, x.oid)) for e, x in cold.latest(2).entities.items()}
+    assert (
+        exports
+        == cold.exported(2)
+        == {"%s.fcl" % e: to_fhicl(cold.read(x.collection, x.oid)) for e, x in cold.latest(2).entities.items()}
+    )
     assert warm.exported(1)["metadata.fcl"] != exports["metadata.fcl"]

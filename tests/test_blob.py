@@ -11,11 +11,20 @@ import pytest
 
 from rra.blob import TAIL, order, pack, parse_stamp, same_content, stamp, unpack
 
-GOLDEN = sorted((Path(__file__).resolve().parent / "data/golden/artdaqdb/legacy_pipeline/blobs")
-                .glob("*.blob"))  # copied from ../shared: data/README.md
+GOLDEN = sorted(
+    (Path(__file__).resolve().parent / "data/golden/artdaqdb/legacy_pipeline/blobs").glob("*.blob")
+)  # copied from ../shared: data/README.md
 WHEN = datetime(2024, 11, 2, 9, 5, tzinfo=timezone.utc)
-FILES = {"boot.fcl": "\nboot: 1\n", "EventBuilder1.fcl": "eb", "component01.fcl": "c1", "hashes.fcl": "h",
-         "RunHistory2.fcl": "stop", "metadata.fcl": "m", "schema.fcl": "s", "DataLogger1.fcl": "dl"}
+FILES = {
+    "boot.fcl": "\nboot: 1\n",
+    "EventBuilder1.fcl": "eb",
+    "component01.fcl": "c1",
+    "hashes.fcl": "h",
+    "RunHistory2.fcl": "stop",
+    "metadata.fcl": "m",
+    "schema.fcl": "s",
+    "DataLogger1.fcl": "dl",
+}
 
 
 @pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.name)
@@ -31,18 +40,32 @@ def test_golden_blobs_round_trip(path):
 
 def test_layout():
     blob = pack(12, {"b.fcl": "B", "boot.fcl": "\nboot"}, WHEN).decode()
-    assert blob == ("Start of Record\nRun Number: 12\nPacked on Nov 02 09:05 UTC\n"
-                    "\n#####\nb.fcl:\n#####\nB"
-                    "\n#####\nboot.fcl:\n#####\n\nboot"
-                    "\nEnd of Record\nRun Number: 12\nPacked on Nov 02 09:05 UTC\n")
+    assert blob == (
+        "Start of Record\nRun Number: 12\nPacked on Nov 02 09:05 UTC\n"
+        "\n#####\nb.fcl:\n#####\nB"
+        "\n#####\nboot.fcl:\n#####\n\nboot"
+        "\nEnd of Record\nRun Number: 12\nPacked on Nov 02 09:05 UTC\n"
+    )
     assert unpack(blob.encode()) == (12, "Nov 02 09:05", {"b.fcl": "B", "boot.fcl": "\nboot"})
 
 
 def test_order_is_case_insensitive_then_fixed_tail():
     names = list(FILES) + ["ranks.fcl", "setup.fcl", "RunHistory.fcl", "zeta.fcl", "Alpha.fcl"]
-    assert order(names) == ["Alpha.fcl", "component01.fcl", "DataLogger1.fcl", "EventBuilder1.fcl", "hashes.fcl",
-                            "schema.fcl", "zeta.fcl", "boot.fcl", "setup.fcl", "metadata.fcl", "ranks.fcl",
-                            "RunHistory.fcl", "RunHistory2.fcl"]
+    assert order(names) == [
+        "Alpha.fcl",
+        "component01.fcl",
+        "DataLogger1.fcl",
+        "EventBuilder1.fcl",
+        "hashes.fcl",
+        "schema.fcl",
+        "zeta.fcl",
+        "boot.fcl",
+        "setup.fcl",
+        "metadata.fcl",
+        "ranks.fcl",
+        "RunHistory.fcl",
+        "RunHistory2.fcl",
+    ]
     assert order(TAIL[::-1]) == list(TAIL)
 
 
@@ -59,13 +82,21 @@ def test_stamp_ignores_the_process_locale(tmp_path):
     """Under a German LC_TIME (compiled here, so it is there on any machine), still 'Dec'."""
     if not shutil.which("localedef") or not Path("/usr/share/i18n/locales/de_DE").exists():
         pytest.skip("cannot compile a de_DE locale here (localedef or its sources missing)")
-    subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8", str(tmp_path / "de_DE.UTF-8")], check=True,
-                   capture_output=True)
-    code = ("import locale, datetime; from rra.blob import stamp; "
-            "locale.setlocale(locale.LC_TIME, 'de_DE.UTF-8'); "
-            "print(datetime.datetime(2024, 12, 1).strftime('%b'), stamp(datetime.datetime(2024, 12, 1)))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env=dict(os.environ, LOCPATH=str(tmp_path)))
+    subprocess.run(
+        ["localedef", "-i", "de_DE", "-f", "UTF-8", str(tmp_path / "de_DE.UTF-8")], check=True, capture_output=True
+    )
+    code = (
+        "import locale, datetime; from rra.blob import stamp; "
+        "locale.setlocale(locale.LC_TIME, 'de_DE.UTF-8'); "
+        "print(datetime.datetime(2024, 12, 1).strftime('%b'), stamp(datetime.datetime(2024, 12, 1)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, LOCPATH=str(tmp_path)),
+    )
     assert out.stdout.split(" ", 1) == ["Dez", "Dec 01 00:00\n"]  # the locale is active; the stamp is not
 
 
@@ -74,7 +105,9 @@ def test_same_content():
     assert same_content(a, pack(5, FILES, WHEN + timedelta(days=40))) == (True, [])
     assert same_content(a, pack(5, {**FILES, "hashes.fcl": "other"}, WHEN)) == (True, [])
     assert same_content(a, pack(5, {**FILES, "metadata.fcl": "m2", "boot.fcl": "b2"}, WHEN)) == (
-        False, ["boot.fcl", "metadata.fcl"])
+        False,
+        ["boot.fcl", "metadata.fcl"],
+    )
     less = {k: v for k, v in FILES.items() if k != "schema.fcl"}
     assert same_content(a, pack(5, less, WHEN)) == (False, ["schema.fcl"])
     assert same_content(a, pack(6, FILES, WHEN)) == (False, ["Run Number"])

@@ -1,4 +1,5 @@
 """Config loading: legacy compatibility, expansion, validation, masking, discovery order."""
+
 import logging
 from pathlib import Path
 
@@ -59,7 +60,8 @@ def test_expansion_env_default_same_section_and_cross_section(tmp_path):
 
 def test_cross_section_reference_to_explicit_value(tmp_path):
     text = MINIMAL.replace("app:\n", "app:\n  batch_size: 7\n").replace(
-        "folder_name: f", "folder_name: run_${app.batch_size}")
+        "folder_name: f", "folder_name: run_${app.batch_size}"
+    )
     assert config.load(write(tmp_path, text), env={})["ucon_db.folder_name"] == "run_7"
 
 
@@ -78,13 +80,16 @@ def test_self_reference_is_an_error(tmp_path):
         config.load(write(tmp_path, text), env={})
 
 
-@pytest.mark.parametrize("key,line,expected", [
-    ("app.batch_size", "app:\n  batch_size: lots\n", "an integer"),
-    ("app.settle_seconds", "app:\n  settle_seconds: [1]\n", "a number"),
-    ("ucon_db.verify_tls", "ucon_db:\n  verify_tls: maybe\n", "true or false"),
-    ("fhiclize_generate", "fhiclize_generate: boot\n", "a list of names"),
-    ("app.parallel_workers", "app:\n  parallel_workers: -2\n", "must not be negative"),
-])
+@pytest.mark.parametrize(
+    "key,line,expected",
+    [
+        ("app.batch_size", "app:\n  batch_size: lots\n", "an integer"),
+        ("app.settle_seconds", "app:\n  settle_seconds: [1]\n", "a number"),
+        ("ucon_db.verify_tls", "ucon_db:\n  verify_tls: maybe\n", "true or false"),
+        ("fhiclize_generate", "fhiclize_generate: boot\n", "a list of names"),
+        ("app.parallel_workers", "app:\n  parallel_workers: -2\n", "must not be negative"),
+    ],
+)
 def test_wrong_type_names_file_key_and_expectation(tmp_path, key, line, expected):
     section, _, rest = line.partition("\n")
     text = MINIMAL.replace(section + "\n", section + "\n" + rest, 1) if section in MINIMAL else MINIMAL + line
@@ -93,8 +98,9 @@ def test_wrong_type_names_file_key_and_expectation(tmp_path, key, line, expected
     assert key in str(e.value) and expected in str(e.value) and "config.yaml" in str(e.value)
 
 
-@pytest.mark.parametrize("key", ["app.work_dir", "source_files.run_records_dir",
-                                 "artdaq_db.database_uri", "ucon_db.server_url"])
+@pytest.mark.parametrize(
+    "key", ["app.work_dir", "source_files.run_records_dir", "artdaq_db.database_uri", "ucon_db.server_url"]
+)
 def test_missing_required_key(tmp_path, key):
     section, _, name = key.partition(".")
     lines = [line for line in MINIMAL.splitlines() if not line.strip().startswith(name + ":")]
@@ -115,8 +121,10 @@ def test_invalid_yaml_and_missing_file(tmp_path):
 
 
 def test_legacy_keys_warn_once_and_load(tmp_path, caplog):
-    text = MINIMAL.replace("app:\n", "app:\n  import_state_file: ${work_dir}/s.json\n"
-                           "  migrate_failure_log: x.log\n") + "app_fuzz:\n  random_skip_percent: 0\n"
+    text = (
+        MINIMAL.replace("app:\n", "app:\n  import_state_file: ${work_dir}/s.json\n  migrate_failure_log: x.log\n")
+        + "app_fuzz:\n  random_skip_percent: 0\n"
+    )
     with caplog.at_level(logging.WARNING, logger="rra.config"):
         config.load(write(tmp_path, text), env={})
     lines = [r.getMessage() for r in caplog.records]
@@ -172,14 +180,21 @@ def test_check_config_cli_masks_and_fails_cleanly(tmp_path):
     assert len(out.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("change,message", [
-    (("folder_name: f", "folder_name: f\n  ca_bundle: nope.pem"), "ca_bundle: no such file"),
-    (("database_uri: \"filesystemdb", "backend: mongo\n  database_uri: \"filesystemdb"),
-     "artdaq_db.backend must be auto, native, conftoolp or tools"),
-    (("\"filesystemdb://${app.work_dir}/db\"", "postgres://u:pw@h/db"),
-     "artdaq_db.database_uri must start with filesystemdb://"),
-    (("sqlite://${app.work_dir}/u.sqlite", "ftp://h/app"), "ucon_db.server_url must start with"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (("folder_name: f", "folder_name: f\n  ca_bundle: nope.pem"), "ca_bundle: no such file"),
+        (
+            ('database_uri: "filesystemdb', 'backend: mongo\n  database_uri: "filesystemdb'),
+            "artdaq_db.backend must be auto, native, conftoolp or tools",
+        ),
+        (
+            ('"filesystemdb://${app.work_dir}/db"', "postgres://u:pw@h/db"),
+            "artdaq_db.database_uri must start with filesystemdb://",
+        ),
+        (("sqlite://${app.work_dir}/u.sqlite", "ftp://h/app"), "ucon_db.server_url must start with"),
+    ],
+)
 def test_values_every_run_would_trip_over_are_caught_at_load(tmp_path, change, message):
     with pytest.raises(config.ConfigError, match=message) as e:
         config.load(write(tmp_path, MINIMAL.replace(*change)), env={})

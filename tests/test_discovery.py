@@ -1,4 +1,5 @@
 """Run discovery: digit-named directories only, stat calls only, per-run errors, settle window."""
+
 import os
 import time
 

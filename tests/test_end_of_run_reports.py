@@ -1,4 +1,5 @@
 """At the end of a doit invocation: one Slack message for all failures, and Carbon metrics."""
+
 import json
 import socket
 import threading
@@ -41,6 +42,7 @@ def carbon_listener():
                 while chunk := conn.recv(65536):
                     data += chunk
                 lines.extend(data.decode().splitlines())
+
     threading.Thread(target=serve, daemon=True).start()
     return sock, lines
 
@@ -56,11 +58,15 @@ def test_failures_go_out_once_and_metrics_are_posted(tmp_path):
     carbon, lines = carbon_listener()
     try:
         cfg = write_config(tmp_path, records)
-        cfg.write_text(cfg.read_text() + (
-            "reporting:\n  slack:\n    enabled: true\n    bot_token: xoxb-secret-77\n"
-            "    channel: '#daq'\n    api_url: http://127.0.0.1:%d/api/chat.postMessage\n"
-            "carbon:\n  enabled: true\n  host: 127.0.0.1\n  port: %d\n  metric_prefix: sbnd.rra\n"
-            % (slack.server_address[1], carbon.getsockname()[1])))
+        cfg.write_text(
+            cfg.read_text()
+            + (
+                "reporting:\n  slack:\n    enabled: true\n    bot_token: xoxb-secret-77\n"
+                "    channel: '#daq'\n    api_url: http://127.0.0.1:%d/api/chat.postMessage\n"
+                "carbon:\n  enabled: true\n  host: 127.0.0.1\n  port: %d\n  metric_prefix: sbnd.rra\n"
+                % (slack.server_address[1], carbon.getsockname()[1])
+            )
+        )
         out = doit(cfg)
         assert out.returncode == 1
         assert "xoxb-secret-77" not in out.stdout + out.stderr

@@ -1,5 +1,6 @@
 """What operators type: run_archiver.sh's flags, doit's own commands, rra, the config they find,
 the lock, and the README's demo. Real subprocesses throughout."""
+
 import json
 import os
 import shutil
@@ -26,8 +27,13 @@ def sh(*args, cwd=None, env=None):
     full_env = dict(os.environ)
     full_env.pop("RRA_CONFIG", None)
     full_env.update(env or {})
-    return subprocess.run([str(ROOT / "run_archiver.sh"), *map(str, args)], capture_output=True,
-                          text=True, cwd=str(cwd or ROOT), env=full_env)
+    return subprocess.run(
+        [str(ROOT / "run_archiver.sh"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=str(cwd or ROOT),
+        env=full_env,
+    )
 
 
 def rra(*args, cwd=None):
@@ -43,8 +49,9 @@ def executed(proc):
 @pytest.fixture
 def holder(tmp_path):
     """Another archiver: a process holding the work dir's lock (rra.lock, as doit takes it)."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "work" / ".archiver.lock")],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path / "work" / ".archiver.lock")], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "held"
     yield proc
     proc.kill()
@@ -52,6 +59,7 @@ def holder(tmp_path):
 
 
 # ---- app.batch_size smaller than the work -----------------------------------------------------
+
 
 def test_batch_size_smaller_than_the_runs_to_do(tmp_path):
     """11 runs, batch_size 10: naming a run, --run and recover used to fail with an IndexError."""
@@ -81,6 +89,7 @@ def test_batch_size_smaller_than_the_runs_to_do(tmp_path):
 
 # ---- which config ---------------------------------------------------------------------------
 
+
 def test_without_a_config_argument_the_current_directorys_config_yaml_is_used(tmp_path):
     """A cron line `cd /data/archiver && run_archiver.sh --incremental` archives what its
     config.yaml says, never the bundled examples; with no config.yaml it fails loudly."""
@@ -90,8 +99,12 @@ def test_without_a_config_argument_the_current_directorys_config_yaml_is_used(tm
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "validate:60" in executed(proc) and not any(":100" in t for t in executed(proc))
     assert (tmp_path / "work" / "runs" / "61" / "validated.md5").exists()
-    direct = subprocess.run([sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "list", "--all"],
-                            capture_output=True, text=True, cwd=str(tmp_path))
+    direct = subprocess.run(
+        [sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "list", "--all"],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+    )
     assert direct.returncode == 0 and "fhiclize" in direct.stdout, direct.stderr
     assert "every run on disk is archived" in rra("report", cwd=tmp_path).stdout
     elsewhere = tmp_path / "elsewhere"
@@ -106,6 +119,7 @@ def test_without_a_config_argument_the_current_directorys_config_yaml_is_used(tm
 
 
 # ---- run_archiver.sh's flags --------------------------------------------------------------------
+
 
 def test_run_archiver_sh_flags_combine_in_any_order(tmp_path):
     records = make_records(tmp_path / "records", 70, 3)
@@ -152,15 +166,25 @@ def test_dry_run_lists_every_task_that_then_runs(tmp_path):
     dry = sh(cfg, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     listed = dry.stdout.splitlines()
-    assert listed == ["fhiclize:82", "artdaqdb:82", "blob:82", "ucondb:82", "validate:82",
-                      "dry run: 1 run, 5 tasks would run (nothing was run)"]
+    assert listed == [
+        "fhiclize:82",
+        "artdaqdb:82",
+        "blob:82",
+        "ucondb:82",
+        "validate:82",
+        "dry run: 1 run, 5 tasks would run (nothing was run)",
+    ]
     assert sh(cfg, "--dry-run", "--import-only").stdout.splitlines() == [
-        "fhiclize:82", "artdaqdb:82", "dry run: 1 run, 2 tasks would run (nothing was run)"]
+        "fhiclize:82",
+        "artdaqdb:82",
+        "dry run: 1 run, 2 tasks would run (nothing was run)",
+    ]
     proc = sh(cfg)
     assert proc.returncode == 0 and executed(proc) == listed[:-1], proc.stdout
 
 
 # ---- doit's own commands -------------------------------------------------------------------
+
 
 def test_doit_strace_takes_the_lock_dumpdb_reads_sqlite_clean_refuses(tmp_path, holder):
     records = make_records(tmp_path / "records", 90, 1)
@@ -182,6 +206,7 @@ def test_doit_strace_takes_the_lock_dumpdb_reads_sqlite_clean_refuses(tmp_path, 
 
 # ---- the lock ---------------------------------------------------------------------------------
 
+
 def test_removing_the_lock_file_does_not_let_a_second_archiver_in(tmp_path, holder):
     records = make_records(tmp_path / "records", 95, 1)
     cfg = write_config(tmp_path, records)
@@ -202,17 +227,20 @@ def test_removing_the_lock_file_does_not_let_a_second_archiver_in(tmp_path, hold
 
 # ---- the README's demo ------------------------------------------------------------------------
 
+
 def test_stop_time_demo_rebuilds_one_run_and_leaves_the_repository_clean(tmp_path):
     def status():
-        return subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True,
-                              cwd=str(ROOT)).stdout
+        return subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, cwd=str(ROOT)).stdout
+
     before = status() if (ROOT / ".git").exists() else None
-    proc = subprocess.run([str(ROOT / "examples" / "stop_time_demo.sh"), str(tmp_path / "demo")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(ROOT / "examples" / "stop_time_demo.sh"), str(tmp_path / "demo")], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     second = proc.stdout.split("== 3.")[1]
     assert "dry run: 1 run, 6 tasks would run" in second
     assert [line for line in second.splitlines() if line.startswith(".  ")] == [  # the template keeps the files too
-        ".  %s:1004" % s for s in ("fhiclize", "artdaqdb", "blob", "ucondb", "validate", "files")]
+        ".  %s:1004" % s for s in ("fhiclize", "artdaqdb", "blob", "ucondb", "validate", "files")
+    ]
     assert "stored 1004/ascii_simulator_examplev1" in second and "replaced version" in second
     assert before is None or status() == before

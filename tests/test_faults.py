@@ -4,6 +4,7 @@ Everything runs for real: doit in subprocesses on rra's dodo.py, real files unde
 tmp_path, the UconDB test server on 127.0.0.1. Nothing is mocked. Randomness is seeded.
 The long variants are marked `slow`; the default run has a short version of each.
 """
+
 import hashlib
 import json
 import os
@@ -42,6 +43,7 @@ sys.exit(DoitMain(DodoTaskLoader()).run(sys.argv[1:]))
 
 # -- helpers -----------------------------------------------------------------------------
 
+
 def command(cfg, *args, prefix=(), wrapper=False):
     head = [sys.executable, "-c", NO_SIGXFSZ] if wrapper else [sys.executable, "-m", "doit"]
     return [*prefix, *head, "-f", str(ROOT / "dodo.py"), *args, "config=%s" % cfg]
@@ -58,15 +60,22 @@ def run_doit(cfg, *args, prefix=(), limits=(), wrapper=False, timeout=TIMEOUT):
 
     limits: [(resource.RLIMIT_..., value)] set in the child before it starts.
     """
+
     def preexec():
         for which, value in limits:
             resource.setrlimit(which, (value, value))
 
     if prefix or limits or wrapper:  # a new interpreter, its output in pipes (not under RLIMIT_FSIZE)
-        proc = subprocess.Popen(command(cfg, *args, prefix=prefix, wrapper=wrapper),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                cwd=str(ROOT), env=environment(), start_new_session=True,
-                                preexec_fn=preexec if limits else None)
+        proc = subprocess.Popen(
+            command(cfg, *args, prefix=prefix, wrapper=wrapper),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=str(ROOT),
+            env=environment(),
+            start_new_session=True,
+            preexec_fn=preexec if limits else None,
+        )
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -75,8 +84,9 @@ def run_doit(cfg, *args, prefix=(), limits=(), wrapper=False, timeout=TIMEOUT):
             pytest.fail("doit %s hung for %d s:\n%s\n%s" % (" ".join(args), timeout, out[-3000:], err[-3000:]))
         return proc.returncode, out, err
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = start_m(*command(cfg, *args)[2:], env=environment(), cwd=ROOT, stdout=out, stderr=err,
-                       start_new_session=True)
+        proc = start_m(
+            *command(cfg, *args)[2:], env=environment(), cwd=ROOT, stdout=out, stderr=err, start_new_session=True
+        )
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -118,8 +128,7 @@ def validated(tmp_path, runs):
 def one_version_per_run(server, runs):
     versions = open_ucondb(server.url, "test01", "configuration").versions()
     keys = [m.key for m in versions]
-    assert len(keys) == len(set(keys)), "duplicate uploads: %s" % sorted(
-        k for k in set(keys) if keys.count(k) > 1)
+    assert len(keys) == len(set(keys)), "duplicate uploads: %s" % sorted(k for k in set(keys) if keys.count(k) > 1)
     assert sorted(keys) == sorted(str(r) for r in runs)
     assert len(versions) == len(runs)
 
@@ -142,9 +151,14 @@ def live_members(pgid):
 def artdaqdb_check(tmp_path):
     """`rra artdaqdb check` finds no problem: no stale index entry, orphan document or temp file."""
     uri = "filesystemdb://%s" % (tmp_path / "work" / "artdaqdb")
-    proc = subprocess.run([sys.executable, "-m", "rra.cli", "artdaqdb", "check", uri],
-                          capture_output=True, text=True, cwd=str(ROOT), env=environment(),
-                          timeout=TIMEOUT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rra.cli", "artdaqdb", "check", uri],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=environment(),
+        timeout=TIMEOUT,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -191,8 +205,7 @@ def targets_intact(tmp_path):
             assert doc["md5"] == hashlib.md5(blob.read_bytes()).hexdigest(), ucon
         md5 = run_dir / "validated.md5"
         if md5.exists():
-            assert md5.read_text().startswith(
-                hashlib.md5(blob.read_bytes()).hexdigest() + "  blob.txt\n"), md5
+            assert md5.read_text().startswith(hashlib.md5(blob.read_bytes()).hexdigest() + "  blob.txt\n"), md5
     for index in (tmp_path / "work" / "artdaqdb").rglob("index.json"):
         json.loads(index.read_text())
     artdaqdb_check(tmp_path)
@@ -200,16 +213,16 @@ def targets_intact(tmp_path):
 
 @pytest.fixture
 def server(tmp_path):
-    with TestServer(tmp_path / "server.sqlite", folders=["test01"], password=PASSWORD,
-                    latency_ms=5) as srv:
+    with TestServer(tmp_path / "server.sqlite", folders=["test01"], password=PASSWORD, latency_ms=5) as srv:
         yield srv
 
 
 # -- 1. kill -9 of the whole process tree at a random instant ----------------------------
 
 FULL_S = 3.5  # a full catch-up of 60 --lite runs with -n 2 on a 2-core machine (measured 3.5 s)
-KILL_SEEDS = ([pytest.param(s, id="seed%d" % s) for s in (3, 9)]
-              + [pytest.param(s, id="seed%d" % s, marks=pytest.mark.slow) for s in range(100, 120)])
+KILL_SEEDS = [pytest.param(s, id="seed%d" % s) for s in (3, 9)] + [
+    pytest.param(s, id="seed%d" % s, marks=pytest.mark.slow) for s in range(100, 120)
+]
 
 
 @pytest.mark.parametrize("seed", KILL_SEEDS)
@@ -219,8 +232,9 @@ def test_kill_9_of_the_tree_at_a_random_instant_then_a_rerun_converges(tmp_path,
     cfg = write_config(tmp_path, records, ucon=(server.url, "writer", PASSWORD))
     delay = random.Random(seed).uniform(0.2, FULL_S)
     with open(tmp_path / "killed.out", "w") as out, open(tmp_path / "killed.err", "w") as err:
-        proc = start_m(*command(cfg, "-n", "2")[2:], env=environment(), cwd=ROOT, stdout=out, stderr=err,
-                       start_new_session=True)
+        proc = start_m(
+            *command(cfg, "-n", "2")[2:], env=environment(), cwd=ROOT, stdout=out, stderr=err, start_new_session=True
+        )
         try:
             proc.wait(timeout=delay)  # finished before the kill: the re-run is a no-op then
         except subprocess.TimeoutExpired:
@@ -261,9 +275,14 @@ def test_a_kill_during_an_artdaqdb_write_leaves_nothing_check_complains_about(tm
     runs = [700, 701]
     records = make_records(tmp_path / "records", 700, 2, "--lite")
     cfg = write_config(tmp_path, records)
-    proc = subprocess.run([sys.executable, "-c", KILL_IN_ARTDAQDB_WRITE, "-f",
-                           str(ROOT / "dodo.py"), "config=%s" % cfg], capture_output=True,
-                          text=True, cwd=str(ROOT), env=environment(), timeout=TIMEOUT)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_IN_ARTDAQDB_WRITE, "-f", str(ROOT / "dodo.py"), "config=%s" % cfg],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=environment(),
+        timeout=TIMEOUT,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
     code, out, err = run_doit(cfg)
     assert code == 0, out + err
@@ -273,16 +292,26 @@ def test_a_kill_during_an_artdaqdb_write_leaves_nothing_check_complains_about(tm
 
 # -- 2. a flaky server: 503s, hangs, resets; answers lost after the data was stored ------
 
+
 def test_flaky_server_converges_with_one_version_per_run(tmp_path):
     runs = list(range(500, 530))
     records = make_records(tmp_path / "records", 500, 30, "--lite")
-    with TestServer(tmp_path / "server.sqlite", folders=["test01"], password=PASSWORD,
-                    latency_ms=2, p_503=0.1, p_hang=0.1, p_reset=0.1, hang_s=1.5,
-                    seed=20240301) as srv:
+    with TestServer(
+        tmp_path / "server.sqlite",
+        folders=["test01"],
+        password=PASSWORD,
+        latency_ms=2,
+        p_503=0.1,
+        p_hang=0.1,
+        p_reset=0.1,
+        hang_s=1.5,
+        seed=20240301,
+    ) as srv:
         # The dangerous case for duplicates: the upload is stored, its answer never comes.
         srv.fail_next("hang_after", "hang_after", "hang_after", "hang_after", method="POST")
-        cfg = write_config(tmp_path, records, extra_app="  run_process_retries: 6\n",
-                           ucon=(srv.url, "writer", PASSWORD))
+        cfg = write_config(
+            tmp_path, records, extra_app="  run_process_retries: 6\n", ucon=(srv.url, "writer", PASSWORD)
+        )
         text = cfg.read_text()
         assert "timeout_seconds: 2\n" in text
         cfg.write_text(text.replace("timeout_seconds: 2\n", "timeout_seconds: 0.5\n"))
@@ -355,7 +384,7 @@ def test_bad_run_records_fail_alone_clearly_and_nothing_outside_work_is_touched(
     damage(101, "settings.txt", b"PMT host: caf\xe9.example.org\n")
     damage(102, "metadata.txt", b"")
     meta = (records / "103" / "metadata.txt").read_bytes()
-    damage(103, "metadata.txt", meta[:len(meta) // 2].rstrip(b"\n"))
+    damage(103, "metadata.txt", meta[: len(meta) // 2].rstrip(b"\n"))
     writable(records / "104")
     os.symlink(target, records / "104" / "DataLogger9.fcl")
     sealed(records / "104")
@@ -378,11 +407,17 @@ def test_bad_run_records_fail_alone_clearly_and_nothing_outside_work_is_touched(
     cfg = write_config(tmp_path, records)
     (tmp_path / "work").mkdir()
 
-    expected = {100: ("fhiclize", "boot.txt"), 101: ("fhiclize", "settings.txt"),
-                102: ("fhiclize", "metadata.txt"), 103: ("fhiclize", "metadata.txt"),
-                104: ("fhiclize", "DataLogger9.fcl"), 105: ("fhiclize", "Dispatcher9.fcl"),
-                106: ("fhiclize", str(records / "106")), 108: ("fhiclize", "Big1.fcl"),
-                150: ("artdaqdb", "EventBuilder1.fcl")}
+    expected = {
+        100: ("fhiclize", "boot.txt"),
+        101: ("fhiclize", "settings.txt"),
+        102: ("fhiclize", "metadata.txt"),
+        103: ("fhiclize", "metadata.txt"),
+        104: ("fhiclize", "DataLogger9.fcl"),
+        105: ("fhiclize", "Dispatcher9.fcl"),
+        106: ("fhiclize", str(records / "106")),
+        108: ("fhiclize", "Big1.fcl"),
+        150: ("artdaqdb", "EventBuilder1.fcl"),
+    }
     good = [r for r in range(100, 151) if r not in expected]
     check_atime = atime_is_updated_by_a_read(tmp_path)
     st = target.stat()
@@ -391,8 +426,7 @@ def test_bad_run_records_fail_alone_clearly_and_nothing_outside_work_is_touched(
     before = snapshot(tmp_path, tmp_path / "work")
     try:
         start = time.monotonic()
-        code, out, err = run_doit(cfg, prefix=AS_UNPRIVILEGED, timeout=300,
-                                  limits=[(resource.RLIMIT_AS, 2 << 30)])
+        code, out, err = run_doit(cfg, prefix=AS_UNPRIVILEGED, timeout=300, limits=[(resource.RLIMIT_AS, 2 << 30)])
         elapsed = time.monotonic() - start
         after = snapshot(tmp_path, tmp_path / "work")
         again = run_doit(cfg, prefix=AS_UNPRIVILEGED, timeout=300)
@@ -407,12 +441,12 @@ def test_bad_run_records_fail_alone_clearly_and_nothing_outside_work_is_touched(
         [message] = failed["%s:%d" % (stage, run)]  # exactly one line
         assert "[run %d]" % run in message and name in message, message
     assert not (runs_dir(tmp_path) / "12a").exists() and "12a" not in out  # not a run: one warning
-    assert [line for line in err.splitlines() if "'12a'" in line and "are not runs" in line] == \
-        [line for line in err.splitlines() if "12a" in line]
+    assert [line for line in err.splitlines() if "'12a'" in line and "are not runs" in line] == [
+        line for line in err.splitlines() if "12a" in line
+    ]
     assert len([line for line in err.splitlines() if "12a" in line]) == 1
     assert validated(tmp_path, good) == good
-    assert before == after, "written outside the work dir: %s" % sorted(
-        set(before.items()) ^ set(after.items()))
+    assert before == after, "written outside the work dir: %s" % sorted(set(before.items()) ^ set(after.items()))
     if check_atime:
         assert target.stat().st_atime_ns == target_atime, "the symlink's target was read"
     assert elapsed < 240, "the corpus took %.0f s" % elapsed
@@ -438,8 +472,7 @@ def test_a_fhicl_syntax_error_fails_only_its_own_run(tmp_path):
     # The bad run left its batch; the three good ones were still stored together, in one
     # index write (not each on its own).
     journal = tmp_path / "work" / "artdaqdb" / ".rra-journal.SystemLayout"
-    stores = [sorted(int(d["runs"][0]) for d in json.loads(line)["docs"])
-              for line in journal.read_text().splitlines()]
+    stores = [sorted(int(d["runs"][0]) for d in json.loads(line)["docs"]) for line in journal.read_text().splitlines()]
     assert stores == [[200, 202, 203]], stores
 
 
@@ -447,8 +480,7 @@ def test_a_fhicl_syntax_error_fails_only_its_own_run(tmp_path):
 def test_a_50_mb_fhicl_file_of_parameters_archives_or_fails_clearly_in_bounded_memory(tmp_path):
     records = make_records(tmp_path / "records", 300, 1)
     writable(records / "300")
-    (records / "300" / "Big1.fcl").write_bytes(
-        b"".join(b"p%07d: %d\n" % (i, i) for i in range(MB50 // 15)))
+    (records / "300" / "Big1.fcl").write_bytes(b"".join(b"p%07d: %d\n" % (i, i) for i in range(MB50 // 15)))
     sealed(records / "300")
     cfg = write_config(tmp_path, records)
     code, out, err = run_doit(cfg, timeout=120, limits=[(resource.RLIMIT_AS, 1 << 30)])
@@ -464,10 +496,12 @@ def test_a_50_mb_fhicl_file_of_parameters_archives_or_fails_clearly_in_bounded_m
 
 # -- 4. disk full (RLIMIT_FSIZE) while writing targets -----------------------------------
 
+
 def extra_fcl(n):
     """A valid FHiCL file of about 6 kB."""
-    return "".join('extra%d_param_%03d: "value %d of an extra parameter set"\n' % (n, i, i)
-                   for i in range(120)).encode()
+    return "".join(
+        'extra%d_param_%03d: "value %d of an extra parameter set"\n' % (n, i, i) for i in range(120)
+    ).encode()
 
 
 def test_disk_full_a_blob_that_does_not_fit_fails_clearly_and_a_rerun_converges(tmp_path, server):

@@ -1,4 +1,5 @@
 """The `fhicl` click group: to-json, to-fhicl, roundtrip; errors exit 1 with one line."""
+
 import json
 from pathlib import Path
 
@@ -37,8 +38,7 @@ def test_roundtrip_and_stored_record():
 def test_errors(tmp_path):
     bad = tmp_path / "bad.fcl"
     bad.write_text("a: {\n")
-    for args in (("to-json", bad), ("roundtrip", bad), ("to-json", tmp_path / "missing.fcl"),
-                 ("to-fhicl", bad)):
+    for args in (("to-json", bad), ("roundtrip", bad), ("to-json", tmp_path / "missing.fcl"), ("to-fhicl", bad)):
         result = run(*args)
         assert result.exit_code == 1, args
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
@@ -47,6 +47,7 @@ def test_errors(tmp_path):
 
 def test_registered_in_rra_cli():
     from rra.cli import main
+
     result = CliRunner().invoke(main, ["fhicl", "roundtrip", str(SAMPLE)])
     assert result.exit_code == 0, result.stderr
     assert result.stdout_bytes == EXPORTED.read_bytes()

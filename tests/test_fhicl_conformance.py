@@ -1,4 +1,5 @@
 """rra.fhicl against artdaq_database's own tests and what the real C++ library produced."""
+
 import json
 from pathlib import Path
 
@@ -30,9 +31,16 @@ def golden_json(path, keep_name=False):
 
 
 # fcl2dbjson: the C++ tests, as their CMakeLists wire them
-FHICL_TO_JSON = [("test001", "test001"), ("test001", "test002"), ("test001", "test003"),
-                 ("test001", "test004"), ("test001", "test005"), ("test005", "test006"),
-                 ("test006", "test007"), ("test006", "test008")]
+FHICL_TO_JSON = [
+    ("test001", "test001"),
+    ("test001", "test002"),
+    ("test001", "test003"),
+    ("test001", "test004"),
+    ("test001", "test005"),
+    ("test005", "test006"),
+    ("test006", "test007"),
+    ("test006", "test008"),
+]
 JSON_TO_FHICL = [("test002", "test001"), ("test002", "test002"), ("test007", "test008")]
 ROUNDTRIP = sorted(p.name for p in (FCL2DBJSON / "test003").glob("*.fcl"))
 
@@ -73,8 +81,7 @@ def test_corpus_sizes():
 
 
 # golden/artdaqdb/fhicl: 67 real files, the real fhicl_to_json output and the real export
-GOLDEN_FILES = sorted(p.relative_to(GOLDEN / "expected").with_suffix("")
-                      for p in (GOLDEN / "expected").rglob("*.json"))
+GOLDEN_FILES = sorted(p.relative_to(GOLDEN / "expected").with_suffix("") for p in (GOLDEN / "expected").rglob("*.json"))
 
 
 @pytest.mark.parametrize("rel", GOLDEN_FILES, ids=str)
@@ -95,8 +102,7 @@ def test_golden_export(rel):
 
 
 # legacy_pipeline/db: documents the real C++ library stored (its own JSON bytes)
-STORED = sorted(p for p in DB.glob("*/*.json")
-                if p.name != "index.json" and p.parent.name != "SystemMetadata")
+STORED = sorted(p for p in DB.glob("*/*.json") if p.name != "index.json" and p.parent.name != "SystemMetadata")
 
 
 def _stored():
@@ -127,9 +133,12 @@ def test_stored_records_match_our_conversion():
         if not candidates:
             continue
         doc = to_document(path.read_text())
-        assert any(c["document"]["data"] == doc["document"]["data"]
-                   and c["document"]["metadata"] == doc["document"]["metadata"]
-                   and c["comments"] == doc["comments"] for c in candidates), path
+        assert any(
+            c["document"]["data"] == doc["document"]["data"]
+            and c["document"]["metadata"] == doc["document"]["metadata"]
+            and c["comments"] == doc["comments"]
+            for c in candidates
+        ), path
         checked += 1
     assert checked >= 100
 

@@ -1,4 +1,5 @@
 """The C++ JSON dialect: every file the C++ wrote comes back byte for byte."""
+
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,8 @@ from rra.fhicl import cppjson
 DATA = Path(__file__).resolve().parent / "data"  # copied from ../shared: data/README.md
 FILES = sorted(
     list((DATA / "golden/artdaqdb/legacy_pipeline/db").rglob("*.json"))
-    + list((DATA / "fixtures/artdaq_database").rglob("*.json")))
+    + list((DATA / "fixtures/artdaq_database").rglob("*.json"))
+)
 
 
 def test_corpus_found():
@@ -49,16 +51,18 @@ def test_templates_keep_their_spacing():
     obj = cppjson.loads(meta)
     assert cppjson.dumps(obj).encode() == meta
     obj["document"].set("name", "x")
-    assert cppjson.dumps(obj) == \
-        '{\n"document" : {\n"name" : "x",\n"database_format" : 3\n},\n"_id" : {\n"$oid" : "d8c0"\n}\n}'
+    assert (
+        cppjson.dumps(obj)
+        == '{\n"document" : {\n"name" : "x",\n"database_format" : 3\n},\n"_id" : {\n"$oid" : "d8c0"\n}\n}'
+    )
 
 
 def test_rejects():
-    for bad in ['{"a" : null}', '{"a" 1}', '{"a" : 1', '[1,]', '{"a" : \'x\'}']:
+    for bad in ['{"a" : null}', '{"a" 1}', '{"a" : 1', "[1,]", "{\"a\" : 'x'}"]:
         with pytest.raises(cppjson.JSONError):
             cppjson.loads(bad)
 
 
 def test_deep():
-    text = '[\n' * 20000 + ']\n' * 20000
-    assert cppjson.dumps(cppjson.loads(text.replace('\n', ''))).count('[') == 20000
+    text = "[\n" * 20000 + "]\n" * 20000
+    assert cppjson.dumps(cppjson.loads(text.replace("\n", ""))).count("[") == 20000

@@ -1,4 +1,5 @@
 """Input the C++ cannot parse gives FhiclError with file, line, column and text; never a crash."""
+
 import pytest
 
 from rra.fhicl import FhiclError, check, cppjson, to_document, to_fhicl
@@ -85,18 +86,29 @@ def test_nested_missing_metadata_truncates_like_the_cpp():
 
 
 def test_semantics_kept_verbatim():
-    text = ('BEGIN_PROLOG\np @protect_ignore: 1\nEND_PROLOG\n#include "a.fcl"\n'
-            "x.y.z: @local::p\nq: @erase\nd: 1 # one\nd: 2\nt: {k: 1 k: 2}\nz: [(1,2), @nil, 0x1F, 'a b']\n")
+    text = (
+        'BEGIN_PROLOG\np @protect_ignore: 1\nEND_PROLOG\n#include "a.fcl"\n'
+        "x.y.z: @local::p\nq: @erase\nd: 1 # one\nd: 2\nt: {k: 1 k: 2}\nz: [(1,2), @nil, 0x1F, 'a b']\n"
+    )
     doc = to_document(text)
     data = doc["document"]["data"]
     meta = doc["document"]["metadata"]
     assert data["prolog"].keys() == ["p"] and data["main"].keys() == [
-        "fhicl_pound_include_0", "x.y.z", "q", "d", "d", "t", "z"]
+        "fhicl_pound_include_0",
+        "x.y.z",
+        "q",
+        "d",
+        "d",
+        "t",
+        "z",
+    ]
     assert data["main"].values_of("d") == ["1", "2"] and data["main"]["t"] == cppjson.Object([("k", "2")])
     assert data["main"]["z"] == ["(1,2)", "@nil", "0x1F", "a b"]
     assert meta["prolog"]["children"]["p"]["protection"] == "@protect_ignore"
     kinds = [m["type"] for m in meta["main"]["children"]["z"]["children"].values()]
     assert kinds == ["complex", "nil", "number", "string_singlequoted"]
-    assert doc["comments"] == [cppjson.Object([("linenum", 4), ("value", '#include "a.fcl"')]),
-                               cppjson.Object([("linenum", 7), ("value", "# one")])]
+    assert doc["comments"] == [
+        cppjson.Object([("linenum", 4), ("value", '#include "a.fcl"')]),
+        cppjson.Object([("linenum", 7), ("value", "# one")]),
+    ]
     assert to_document("a: 1")["comments"] == [cppjson.Object([("linenum", 0), ("value", "No comments")])]

@@ -1,4 +1,5 @@
 """The parser's one-match fast paths read exactly what its slow path reads, errors included."""
+
 import pytest
 
 from rra.fhicl import FhiclError, cppjson, to_document
@@ -32,17 +33,20 @@ def test_comments_between_key_protection_and_colon():
     assert data["a"] == "5" and meta["a"]["protection"] == "@protect_ignore"
 
 
-@pytest.mark.parametrize("text,kind,raw", [
-    ('"a\\"b" ', "string_doublequoted", 'a\\"b'),
-    ('"" ', "string_doublequoted", ""),
-    ("'x\"y' ", "string_singlequoted", 'x"y'),
-    ("( 1 , -2e3 ) ", "complex", "( 1 , -2e3 )"),
-    ("0x1F ", "number", "0x1F"),
-    ("1abc ", "string_unquoted", "1abc"),
-    ("trueish ", "string_unquoted", "trueish"),
-    ("@local::a.b[0] ", "string_unquoted", "@local::a.b[0]"),
-    ("@id::x ", "tableid", "@id::x"),
-])
+@pytest.mark.parametrize(
+    "text,kind,raw",
+    [
+        ('"a\\"b" ', "string_doublequoted", 'a\\"b'),
+        ('"" ', "string_doublequoted", ""),
+        ("'x\"y' ", "string_singlequoted", 'x"y'),
+        ("( 1 , -2e3 ) ", "complex", "( 1 , -2e3 )"),
+        ("0x1F ", "number", "0x1F"),
+        ("1abc ", "string_unquoted", "1abc"),
+        ("trueish ", "string_unquoted", "trueish"),
+        ("@local::a.b[0] ", "string_unquoted", "@local::a.b[0]"),
+        ("@id::x ", "tableid", "@id::x"),
+    ],
+)
 def test_scalars_read_in_one_match(text, kind, raw):
     m = _FAST_VALUE.match(text)
     assert (m.lastgroup, m.group(m.lastindex), m.end()) == (kind, raw, len(text))

@@ -1,4 +1,5 @@
 """to_json, the text the store writes, is byte for byte cppjson.dumps(to_document(...)) and the C++ output."""
+
 import re
 from pathlib import Path
 
@@ -8,7 +9,8 @@ from rra.fhicl import FhiclError, cppjson, to_document, to_json
 
 DATA = Path(__file__).resolve().parent / "data"
 INPUTS = sorted((DATA / "golden/artdaqdb/fhicl/input").rglob("*.fcl")) + sorted(
-    (DATA / "fixtures/artdaq_database/fcl2dbjson").rglob("*.fcl"))
+    (DATA / "fixtures/artdaq_database/fcl2dbjson").rglob("*.fcl")
+)
 STAMP = re.compile(r'"timestamp" : "[^"]*"')
 ODD = [
     "t: { a: 1 b: [2] a: { c: 3 a: 4 c: 5 } b: 4 }\n",  # redefined keys, nested too

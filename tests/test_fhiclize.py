@@ -1,4 +1,5 @@
 """rra.fhiclize: golden runs byte for byte, each converter's rules and quirks, and runs that must fail."""
+
 import os
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ def golden():
 
 
 # ---- golden runs ----------------------------------------------------------------------------
+
 
 def test_golden_runs_present():
     assert len(RUNS) == 6
@@ -72,70 +74,85 @@ def test_generated_records_convert_without_warnings(tmp_path):
 
 # ---- metadata -------------------------------------------------------------------------------
 
+
 def test_metadata_components_end_at_next_key_blank_line_or_end():
     assert metadata.convert("Component #0: a\nComponent #1: b\nConfig name: x\n") == (
-        'components: ["a", "b"]\nconfig_name: "x"\n')
+        'components: ["a", "b"]\nconfig_name: "x"\n'
+    )
     assert metadata.convert("Component #0: a\n\nTotal events: 5\n") == 'components: ["a"]\ntotal_events: 5\n'
     assert metadata.convert("Component #0: a\n") == 'components: ["a"]\n'
 
 
 def test_metadata_logfile_sections():
-    text = ("boardreader logfiles: \nh:/a.log x\n# kept\nh:/b.log\n\nprocess manager logfiles:\nh:/p.log\n\n"
-            "my tool logfiles:\nh:/t.log\n")
-    assert metadata.convert(text) == ('# kept\n\nboardreader_logfiles: ["h:/a.log", "h:/b.log"]\n'
-                                      '\nprocess_manager_logfiles: ["h:/p.log"]\n\nmy_tool_logfiles: ["h:/t.log"]\n')
+    text = (
+        "boardreader logfiles: \nh:/a.log x\n# kept\nh:/b.log\n\nprocess manager logfiles:\nh:/p.log\n\n"
+        "my tool logfiles:\nh:/t.log\n"
+    )
+    assert metadata.convert(text) == (
+        '# kept\n\nboardreader_logfiles: ["h:/a.log", "h:/b.log"]\n'
+        '\nprocess_manager_logfiles: ["h:/p.log"]\n\nmy_tool_logfiles: ["h:/t.log"]\n'
+    )
 
 
 def test_metadata_commit_lines_lose_their_quotes():
     line = 'artdaq-core commit/version: abc "Merge \'x\' in" "v1"\n'
-    assert metadata.convert(line) == 'artdaq_core_commit_or_version: "abc  Merge \'x\' in   v1 "\n'
+    assert metadata.convert(line) == "artdaq_core_commit_or_version: \"abc  Merge 'x' in   v1 \"\n"
 
 
 def test_metadata_keys_and_values():
-    text = ("# comment: kept verbatim \nConfig name: demo/x\nTotal events: 12\nTotal events: 12a\n"
-            "DAQInterface start time: Tue Apr  2 23:20:00 UTC 2024\npmt logfile: h:/pmt*.log\n"
-            "process management method: direct\nSome - odd  key: say \"hi\"\nno colon here\n\n\n")
+    text = (
+        "# comment: kept verbatim \nConfig name: demo/x\nTotal events: 12\nTotal events: 12a\n"
+        "DAQInterface start time: Tue Apr  2 23:20:00 UTC 2024\npmt logfile: h:/pmt*.log\n"
+        'process management method: direct\nSome - odd  key: say "hi"\nno colon here\n\n\n'
+    )
     assert metadata.convert(text) == (
         '# comment: kept verbatim \nconfig_name: "demo/x"\ntotal_events: 12\ntotal_events: "12a"\n'
         'daqinterface_start_time: "Tue Apr  2 23:20:00 UTC 2024"\npmt_logfiles_wildcard: "h:/pmt*.log"\n'
-        'process_management_method: "direct"\nSome_odd_key: "say \\"hi\\""\n')
+        'process_management_method: "direct"\nSome_odd_key: "say \\"hi\\""\n'
+    )
     assert metadata.convert("\n\n") == ""
 
 
 # ---- boot -----------------------------------------------------------------------------------
 
+
 def test_boot_blocks_and_plain_keys():
-    text = ("\n# c\nDAQ setup script: /s.sh\ndebug level: 4\nno colon\nSubsystem id: 1\nSubsystem source: 2\n"
-            "Subsystem fragmentMode: False\n\nBoardReader host: h1\nBoardReader port: 5200\nBoardReader label: br\n"
-            "BoardReader subsystem: 1\n\nEventBuilder host: h2\nEventBuilder label: eb\n")
+    text = (
+        "\n# c\nDAQ setup script: /s.sh\ndebug level: 4\nno colon\nSubsystem id: 1\nSubsystem source: 2\n"
+        "Subsystem fragmentMode: False\n\nBoardReader host: h1\nBoardReader port: 5200\nBoardReader label: br\n"
+        "BoardReader subsystem: 1\n\nEventBuilder host: h2\nEventBuilder label: eb\n"
+    )
     assert boot.convert(text) == (
         'DAQ_setup_script: "/s.sh"\ndebug_level: 4\nSubsystem_fragmentMode: "False"\n\nsubsystem_settings: [\n'
         '{\nid: "1"\nsource: "2"\n}\n]\n\nartdaq_process_settings: [\n{\nname: "BoardReader"\nlabel: "br"\n'
-        'host: "h1"\nport: 5200\nsubsystem: "1"\n},\n{\nname: "EventBuilder"\nlabel: "eb"\nhost: "h2"\n}\n]\n')
+        'host: "h1"\nport: 5200\nsubsystem: "1"\n},\n{\nname: "EventBuilder"\nlabel: "eb"\nhost: "h2"\n}\n]\n'
+    )
 
 
 def test_boot_blocks_without_label_carry_over_and_labels_replace():
     text = "EventBuilder host: a\n\nEventBuilder label: eb\n\nDataLogger label: eb\nDataLogger host: b\n"
-    assert boot.convert(text) == ('\nartdaq_process_settings: [\n{\nname: "DataLogger"\nlabel: "eb"\n'
-                                  'host: "b"\n}\n]\n')
+    assert boot.convert(text) == ('\nartdaq_process_settings: [\n{\nname: "DataLogger"\nlabel: "eb"\nhost: "b"\n}\n]\n')
     assert boot.convert("") == "\nartdaq_process_settings: [\n]\n"
 
 
 # ---- known_boardreaders_list, settings, setup, environment, ranks ------------------------------
 
+
 def test_known_boardreaders_list():
     text = '# Name Host\nc1 localhost -1 1\nc2 localhost\t\nalone\n\nc3 h "quoted arg" 2\n'
-    assert lists.convert(text) == ('c1: ["localhost", "-1", "1"]\nc2: ["localhost"]\n'
-                                   'c3: ["h", "quoted arg", "2" ]\n')
+    assert lists.convert(text) == ('c1: ["localhost", "-1", "1"]\nc2: ["localhost"]\nc3: ["h", "quoted arg", "2" ]\n')
     assert lists.convert("# nothing\n") == ""
 
 
 def test_settings():
-    text = ("# c\nlog directory (old): /tmp\npackage_hashes_to_save: [ artdaq-demo, \"a-b\", 'c', ]\n"
-            "timeout.s/#x: 60\nflag: True\nversion: 1.2.3\nquoted: \"kept\"\nempty: []\nno colon\n")
+    text = (
+        "# c\nlog directory (old): /tmp\npackage_hashes_to_save: [ artdaq-demo, \"a-b\", 'c', ]\n"
+        'timeout.s/#x: 60\nflag: True\nversion: 1.2.3\nquoted: "kept"\nempty: []\nno colon\n'
+    )
     assert settings.convert(text) == (
         'log_directory_old_: "/tmp"\npackage_hashes_to_save: [ artdaq_demo, a_b, c ]\ntimeout_s_x: 60\n'
-        'flag: true\nversion: "1.2.3"\nquoted: "kept"\nempty: [  ]\n')
+        'flag: true\nversion: "1.2.3"\nquoted: "kept"\nempty: [  ]\n'
+    )
 
 
 def test_setup_escaping_and_non_ascii():
@@ -144,19 +161,22 @@ def test_setup_escaping_and_non_ascii():
 
 
 def test_environment():
-    text = "# c\nexport A=/x\nexport B = 'q'\nexport C=\"say \"hi\"\"\nexport D=caf\u00e9\nunset E\nexport 1F=x\n"
+    text = '# c\nexport A=/x\nexport B = \'q\'\nexport C="say "hi""\nexport D=caf\u00e9\nunset E\nexport 1F=x\n'
     assert environment.convert(text) == 'A: "/x"\nB: "q"\nC: "say \\"hi"\nD: "caf."\n'
 
 
 def test_ranks():
     text = "host  port  label  subsystem  rank\n\nh 1 a 1 0\nshort row\nh 2 b 1 1 extra\n"
-    assert ranks.convert(text) == ('ranks: {\n  header: ["host", "port", "label", "subsystem", "rank"]\n'
-                                   '  rank0: ["h", "1", "a", "1", "0"]\n'
-                                   '  rank1: ["h", "2", "b", "1", "1", "extra"]\n}\n')
+    assert ranks.convert(text) == (
+        'ranks: {\n  header: ["host", "port", "label", "subsystem", "rank"]\n'
+        '  rank0: ["h", "1", "a", "1", "0"]\n'
+        '  rank1: ["h", "2", "b", "1", "1", "extra"]\n}\n'
+    )
     assert ranks.convert("\n# only comments\n") == ""
 
 
 # ---- generated files and the configuration name ----------------------------------------------
+
 
 def test_run_history():
     text = "Config name: a\nComponent #0: c0\nConfig name: b\n# Component #9: no\nComponent #1: c1\n"
@@ -178,6 +198,7 @@ def test_config_name():
 
 # ---- fhiclize_run: sets, options, odd records ------------------------------------------------
 
+
 def make_run(tmp_path, run="1000", **files):
     """A writable copy of golden run 1000 under tmp_path/run, with files replaced (str/bytes) or removed (None)."""
     d = tmp_path / run
@@ -195,8 +216,17 @@ def make_run(tmp_path, run="1000", **files):
 
 
 def test_converters_names():
-    assert set(CONVERTERS) == {"metadata", "boot", "known_boardreaders_list", "settings", "setup", "environment",
-                               "ranks", "RunHistory", "RunHistory2"}
+    assert set(CONVERTERS) == {
+        "metadata",
+        "boot",
+        "known_boardreaders_list",
+        "settings",
+        "setup",
+        "environment",
+        "ranks",
+        "RunHistory",
+        "RunHistory2",
+    }
 
 
 def test_enabled_subset(tmp_path):
@@ -250,36 +280,45 @@ def test_subdirectories_and_foreign_links_are_ignored_with_a_warning(tmp_path):
 
 # ---- warnings for output that is not FHiCL ----------------------------------------------------
 
+
 def test_invalid_fhicl_is_kept_with_a_warning(tmp_path):
     brl = "1st-board localhost -1\ncomponent01 localhost\n"
     result = fhiclize_run(make_run(tmp_path, known_boardreaders_list__txt=brl))
     assert result.files["known_boardreaders_list.fcl"] == (
-        b'1st-board: ["localhost", "-1"]\ncomponent01: ["localhost"]\n')
+        b'1st-board: ["localhost", "-1"]\ncomponent01: ["localhost"]\n'
+    )
     [warning] = result.warnings
     assert "run 1000" in warning and "known_boardreaders_list.fcl" in warning
     assert "known_boardreaders_list.fcl:1:" in warning
 
 
 def test_unescaped_quote_is_kept_with_a_warning(tmp_path):
-    meta = (GOLDEN / "run_records" / "1000" / "metadata.txt").read_text().replace(
-        "Config name: circular_buffer_mode_withRM", 'Config name: "a" b"')
+    meta = (
+        (GOLDEN / "run_records" / "1000" / "metadata.txt")
+        .read_text()
+        .replace("Config name: circular_buffer_mode_withRM", 'Config name: "a" b"')
+    )
     result = fhiclize_run(make_run(tmp_path, metadata__txt=meta))
     assert result.files["metadata.fcl"].startswith(b'config_name: "a" b"\n')
     assert any("run 1000" in w and "metadata.fcl" in w for w in result.warnings)
 
 
-@pytest.mark.parametrize("text,where", [
-    ('a: 1\n2b: 1\n', ":2:"),
-    ('a: "x\n', ":1:"),
-    ('a: {\nb: 1\n', ":"),
-])
+@pytest.mark.parametrize(
+    "text,where",
+    [
+        ("a: 1\n2b: 1\n", ":2:"),
+        ('a: "x\n', ":1:"),
+        ("a: {\nb: 1\n", ":"),
+    ],
+)
 def test_the_check_is_artdaq_databases_parser(text, where):
-    assert validity.problem('a: 1\nb: [ x, y_z ]\n# c\n', "x.fcl") is None
+    assert validity.problem("a: 1\nb: [ x, y_z ]\n# c\n", "x.fcl") is None
     found = validity.problem(text, "x.fcl")
     assert found.startswith("x.fcl") and where in found
 
 
 # ---- runs that cannot be converted ------------------------------------------------------------
+
 
 def error(run_dir, *names):
     """The FhiclizeError message for run_dir, checked to name the run and each of names."""
@@ -295,12 +334,14 @@ def error(run_dir, *names):
 def test_unreadable_file_permission(tmp_path):
     """In a subprocess without root's override capabilities, so the permission really applies."""
     from conftest import AS_UNPRIVILEGED
+
     d = make_run(tmp_path)
     (d / "boot.txt").chmod(0)
-    code = ("import sys; from pathlib import Path; from rra.fhiclize import fhiclize_run, FhiclizeError\n"
-            "try:\n    fhiclize_run(Path(sys.argv[1]))\nexcept FhiclizeError as e:\n    print(e)")
-    out = subprocess.run([*AS_UNPRIVILEGED, sys.executable, "-c", code, str(d)], capture_output=True,
-                         text=True)
+    code = (
+        "import sys; from pathlib import Path; from rra.fhiclize import fhiclize_run, FhiclizeError\n"
+        "try:\n    fhiclize_run(Path(sys.argv[1]))\nexcept FhiclizeError as e:\n    print(e)"
+    )
+    out = subprocess.run([*AS_UNPRIVILEGED, sys.executable, "-c", code, str(d)], capture_output=True, text=True)
     assert "boot.txt" in out.stdout and "permission" in out.stdout.lower(), out.stdout + out.stderr
 
 
@@ -356,12 +397,15 @@ def test_disabled_txt_is_not_read(tmp_path):
     assert "setup.fcl" not in fhiclize_run(d, ["metadata", "RunHistory"]).files
 
 
-@pytest.mark.parametrize("content,words", [
-    (None, "missing"),
-    ("", "empty"),
-    ("\n \n", "empty"),
-    ("Config name: x\nComponent #0: comp", "truncated"),
-])
+@pytest.mark.parametrize(
+    "content,words",
+    [
+        (None, "missing"),
+        ("", "empty"),
+        ("\n \n", "empty"),
+        ("Config name: x\nComponent #0: comp", "truncated"),
+    ],
+)
 def test_bad_metadata(tmp_path, content, words):
     d = make_run(tmp_path, metadata__txt=content)
     assert words in error(d, "metadata.txt")

@@ -1,4 +1,5 @@
 """The doit graph end to end: real doit, real files, real subprocesses."""
+
 import json
 import os
 import shutil
@@ -38,8 +39,7 @@ def test_golden_runs_byte_for_byte_through_doit(tmp_path):
             assert (got / fcl.name).read_bytes() == fcl.read_bytes()
         manifest = json.loads((got / "manifest.json").read_text())
         assert manifest["config_name"] == (expected / "config_name.txt").read_text().strip()
-        assert sorted(manifest["files"]) == sorted(p.name for p in got.iterdir()
-                                                   if p.name != "manifest.json")
+        assert sorted(manifest["files"]) == sorted(p.name for p in got.iterdir() if p.name != "manifest.json")
 
 
 def test_incremental_noop_and_stop_time_rebuilds_only_that_run(tmp_path):
@@ -78,8 +78,7 @@ def test_parallel_catch_up_stores_each_run_once_in_interleaved_batches(tmp_path)
     assert "nothing stored" not in log
     # One SystemLayout index write per store; its documents say which runs it stored.
     journal = tmp_path / "work" / "artdaqdb" / ".rra-journal.SystemLayout"
-    stores = [sorted(int(d["runs"][0]) for d in json.loads(line)["docs"])
-              for line in journal.read_text().splitlines()]
+    stores = [sorted(int(d["runs"][0]) for d in json.loads(line)["docs"]) for line in journal.read_text().splitlines()]
     assert sorted(r for runs in stores for r in runs) == list(range(1, 121))  # each run once
     assert len(stores) < 20 and any(runs[1] - runs[0] > 1 for runs in stores if len(runs) > 1), stores
 
@@ -149,29 +148,44 @@ sys.exit(DoitMain(DodoTaskLoader()).run(sys.argv[1:]))
 """
 
 
-@pytest.mark.parametrize("kill_at,prebuilt", [("open:1", False), ("open:6", False),
-                                              ("open:14", True), ("rename:1", False),
-                                              ("rename:1", True), ("rename:2", True)])
+@pytest.mark.parametrize(
+    "kill_at,prebuilt",
+    [
+        ("open:1", False),
+        ("open:6", False),
+        ("open:14", True),
+        ("rename:1", False),
+        ("rename:1", True),
+        ("rename:2", True),
+    ],
+)
 def test_killed_mid_write_leaves_nothing_that_looks_built(tmp_path, kill_at, prebuilt):
     records = make_records(tmp_path / "records", 6000, 1)
     cfg = write_config(tmp_path, records)
     if prebuilt:  # a rebuild: the old set is moved away, then the new one moved in
         assert doit(cfg, "fhiclize").returncode == 0
-    proc = subprocess.run([sys.executable, "-c", KILLER, str(kill_at), str(ROOT / "dodo.py"),
-                           str(cfg)], capture_output=True, text=True, cwd=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLER, str(kill_at), str(ROOT / "dodo.py"), str(cfg)],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+    )
     assert proc.returncode == -signal.SIGKILL
     target = fhicl_dir(tmp_path, 6000)
     if (target / "manifest.json").exists():  # a complete set was swapped in before the kill
         manifest = json.loads((target / "manifest.json").read_text())
-        assert sorted(manifest["files"]) == sorted(p.name for p in target.iterdir()
-                                                   if p.name != "manifest.json")
+        assert sorted(manifest["files"]) == sorted(p.name for p in target.iterdir() if p.name != "manifest.json")
     survived = (target / "manifest.json").exists()
     out = doit(cfg, "fhiclize")
     assert out.returncode == 0
     assert executed(out) == ([] if survived else ["fhiclize:6000"])
     ref = tmp_path / "ref"
-    assert subprocess.run([sys.executable, "-m", "rra.cli", "fhiclize", str(records / "6000"),
-                           str(ref)], capture_output=True).returncode == 0
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "rra.cli", "fhiclize", str(records / "6000"), str(ref)], capture_output=True
+        ).returncode
+        == 0
+    )
     for path in ref.iterdir():
         assert (target / path.name).read_bytes() == path.read_bytes()
     if not survived:  # a rebuild also sweeps what the killed write left beside the set

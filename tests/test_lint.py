@@ -1,4 +1,6 @@
-"""The linter the ecosystem uses, with the project's settings (pyproject.toml [tool.ruff]), on every test run."""
+"""The linter and formatter the ecosystem uses, with the project's settings (pyproject.toml
+[tool.ruff]: one line length, double quotes), on every test run."""
+
 import shutil
 import subprocess
 import sys
@@ -8,14 +10,19 @@ import pytest
 from conftest import ROOT
 
 
-def test_ruff_finds_nothing():
-    ruff = shutil.which("ruff", path=str(ROOT / ".venv" / "bin")) or shutil.which("ruff")
-    if ruff is None:
-        try:
-            import ruff  # noqa: F401
-        except ImportError:
-            pytest.skip("ruff is not installed here (it is in the test extra: pip install -e .[test])")
-        ruff = [sys.executable, "-m", "ruff"]
-    cmd = (ruff if isinstance(ruff, list) else [ruff]) + ["check", "--no-cache", str(ROOT)]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT))
+def ruff():
+    found = shutil.which("ruff", path=str(ROOT / ".venv" / "bin")) or shutil.which("ruff")
+    if found:
+        return [found]
+    try:
+        import ruff  # noqa: F401
+    except ImportError:
+        pytest.skip("ruff is not installed here (it is in the test extra: pip install -e .[test])")
+    return [sys.executable, "-m", "ruff"]
+
+
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint", "format"])
+def test_ruff_finds_nothing(command):
+    """`ruff check` and `ruff format --check` pass: run `ruff format .` before committing."""
+    out = subprocess.run(ruff() + command + ["--no-cache", str(ROOT)], capture_output=True, text=True, cwd=str(ROOT))
     assert out.returncode == 0, out.stdout + out.stderr

@@ -1,4 +1,5 @@
 """The log file rotates by size and by age, as the legacy archiver's did."""
+
 import logging
 import time
 

@@ -1,4 +1,5 @@
 """The run record as written: archived whole (ucon_db.files_object), restored byte for byte, diffed."""
+
 import os
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ ODD_FILES = {  # what artdaq_database never sees, or sees only as data
     "DAQInterface.log": b"\xff\xfe latin-1 \xe9t\xe9 and binary \x00\x01\n",
     "config.json": b'{"daq": {"runs": [1, 2]}}\n',
     "comments.txt": b"shifter: beam off at 14:02\nno final newline",
-    "Upper.FCL": b"not: \"a .fcl name\"\n",
+    "Upper.FCL": b'not: "a .fcl name"\n',
     "Backup.fcl~": b"# an editor's backup\nold: 1\n",
 }
 
@@ -30,8 +31,9 @@ def with_odd_files(records, run):
 def config(tmp_path, records, files_object="run_record_files"):
     """A config whose databases live outside the work dir, so the work dir can be lost."""
     cfg = write_config(tmp_path, records)
-    text = cfg.read_text().replace("sqlite://${app.work_dir}/ucondb.sqlite",
-                                   "sqlite://%s" % (tmp_path / "ucondb.sqlite"))
+    text = cfg.read_text().replace(
+        "sqlite://${app.work_dir}/ucondb.sqlite", "sqlite://%s" % (tmp_path / "ucondb.sqlite")
+    )
     text = text.replace("filesystemdb://${app.work_dir}/artdaqdb", "filesystemdb://%s" % (tmp_path / "artdaqdb"))
     if files_object is not None:
         text = text.replace("  folder_name: test01\n", "  folder_name: test01\n  files_object: '%s'\n" % files_object)
@@ -59,8 +61,10 @@ def test_a_record_comes_back_byte_for_byte_from_ucondb_alone(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "files:    2 done" in out.stdout
     log = (tmp_path / "work" / "archiver.log").read_text()
-    assert "[run 3000] [fhiclize] not FHiCL, not in artdaqDB or the blob: Backup.fcl~, DAQInterface.log, " \
-           "Upper.FCL, comments.txt, config.json" in log
+    assert (
+        "[run 3000] [fhiclize] not FHiCL, not in artdaqDB or the blob: Backup.fcl~, DAQInterface.log, "
+        "Upper.FCL, comments.txt, config.json" in log
+    )
     shutil.rmtree(records)
     shutil.rmtree(tmp_path / "work")
     back = rra(cfg, "restore", "3000", str(tmp_path / "restored"))
@@ -140,9 +144,9 @@ def test_a_file_changed_while_it_is_read_is_archived_again(tmp_path):
     os.utime(meta, ns=(before.st_atime_ns, before.st_mtime_ns))  # same mtime: only the size moved
     out = doit(cfg, "files:3500")
     assert ".  files:3500" in out.stdout, out.stdout  # size differs from what was read
-    assert runfiles.unpack(open_ucondb("sqlite://%s" % (tmp_path / "ucondb.sqlite"), "test01",
-                                       "run_record_files").get("3500")[0])[1]["metadata.txt"][0].endswith(
-        b"appended\n")
+    assert runfiles.unpack(
+        open_ucondb("sqlite://%s" % (tmp_path / "ucondb.sqlite"), "test01", "run_record_files").get("3500")[0]
+    )[1]["metadata.txt"][0].endswith(b"appended\n")
     assert marker.exists()
 
 
@@ -181,11 +185,17 @@ def test_dry_run_lists_the_files_stage_too(tmp_path):
     cfg = config(tmp_path, records)
     assert doit(cfg).returncode == 0
     stop_run(records, 3701)
-    dry = subprocess.run([str(ROOT / "run_archiver.sh"), str(cfg), "--dry-run"], capture_output=True,
-                         text=True)
+    dry = subprocess.run([str(ROOT / "run_archiver.sh"), str(cfg), "--dry-run"], capture_output=True, text=True)
     assert dry.returncode == 0, dry.stderr
     listed = dry.stdout.splitlines()
-    assert listed == ["fhiclize:3701", "artdaqdb:3701", "blob:3701", "ucondb:3701", "validate:3701",
-                      "files:3701", "dry run: 1 run, 6 tasks would run (nothing was run)"]
+    assert listed == [
+        "fhiclize:3701",
+        "artdaqdb:3701",
+        "blob:3701",
+        "ucondb:3701",
+        "validate:3701",
+        "files:3701",
+        "dry run: 1 run, 6 tasks would run (nothing was run)",
+    ]
     out = doit(cfg)
     assert [line[3:] for line in out.stdout.splitlines() if line.startswith(".  ")] == listed[:-1]

@@ -1,4 +1,5 @@
 """Carbon metrics against a real TCP listener on 127.0.0.1."""
+
 import queue
 import socket
 import threading
@@ -13,10 +14,12 @@ NOW = 1700000000
 def make_cfg(tmp_path, carbon):
     """A minimal valid config with the given carbon section."""
     path = tmp_path / "config.yaml"
-    path.write_text("app:\n  work_dir: work\nsource_files:\n  run_records_dir: records\n"
-                    "artdaq_db:\n  database_uri: filesystemdb://work/db\n"
-                    "ucon_db:\n  server_url: sqlite://work/u.sqlite\n  folder_name: test01\n"
-                    "carbon:\n" + "".join("  %s: %s\n" % kv for kv in carbon.items()))
+    path.write_text(
+        "app:\n  work_dir: work\nsource_files:\n  run_records_dir: records\n"
+        "artdaq_db:\n  database_uri: filesystemdb://work/db\n"
+        "ucon_db:\n  server_url: sqlite://work/u.sqlite\n  folder_name: test01\n"
+        "carbon:\n" + "".join("  %s: %s\n" % kv for kv in carbon.items())
+    )
     return config.load(path, env={})
 
 
@@ -63,13 +66,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-STATS = {"artdaqdb": {"processed": 12, "failed": 1, "duration_seconds": 34.5},
-         "ucondb": {"processed": 11, "failed": 0, "duration_seconds": 2.25}}
+STATS = {
+    "artdaqdb": {"processed": 12, "failed": 1, "duration_seconds": 34.5},
+    "ucondb": {"processed": 11, "failed": 0, "duration_seconds": 2.25},
+}
 
 
 def test_exact_lines(tmp_path, listener):
-    cfg = make_cfg(tmp_path, {"enabled": "true", "host": "127.0.0.1", "port": listener.port,
-                              "metric_prefix": "daq.rra"})
+    cfg = make_cfg(
+        tmp_path, {"enabled": "true", "host": "127.0.0.1", "port": listener.port, "metric_prefix": "daq.rra"}
+    )
     assert metrics.post_carbon(cfg, STATS, newest_archived=1211, now=NOW + 0.9) is None
     assert listener.received.get(timeout=5) == (
         "daq.rra.artdaqdb.processed 12 1700000000\n"
@@ -78,15 +84,22 @@ def test_exact_lines(tmp_path, listener):
         "daq.rra.ucondb.processed 11 1700000000\n"
         "daq.rra.ucondb.failed 0 1700000000\n"
         "daq.rra.ucondb.duration_seconds 2.25 1700000000\n"
-        "daq.rra.newest_archived_run 1211 1700000000\n")
+        "daq.rra.newest_archived_run 1211 1700000000\n"
+    )
 
 
 def test_names_are_made_safe_and_non_numbers_skipped():
-    text = metrics.plaintext("rra ", {"odd stage.x": {"processed": 3, "note": "x", "nan": float("nan"),
-                                                     "ok": True, "duration_seconds": 0.12345}}, None, NOW)
-    assert text == ("rra_.odd_stage_x.processed 3 1700000000\n"
-                    "rra_.odd_stage_x.ok 1 1700000000\n"
-                    "rra_.odd_stage_x.duration_seconds 0.123 1700000000\n")
+    text = metrics.plaintext(
+        "rra ",
+        {"odd stage.x": {"processed": 3, "note": "x", "nan": float("nan"), "ok": True, "duration_seconds": 0.12345}},
+        None,
+        NOW,
+    )
+    assert text == (
+        "rra_.odd_stage_x.processed 3 1700000000\n"
+        "rra_.odd_stage_x.ok 1 1700000000\n"
+        "rra_.odd_stage_x.duration_seconds 0.123 1700000000\n"
+    )
 
 
 def test_connection_refused_is_an_error_string(tmp_path):

@@ -1,4 +1,5 @@
 """Failure notices against a real SMTP server and a real HTTP stand-in for Slack on 127.0.0.1."""
+
 import base64
 import email
 import email.policy
@@ -22,22 +23,28 @@ PASSWORD = "smtp-s3cret-pw"
 TOKEN = "xoxb-s3cret-token"
 OPENSSL = Path("/usr/bin/openssl")
 
-FAILURES = [Failure(1207, "ucondb", "HTTP 500 from server"),
-            Failure(1210, "ucondb", "Traceback ...\n  File x\nConnectionError: refused"),
-            Failure(1211, "ucondb", "ConnectionError: refused"),
-            Failure(1207, "artdaqdb", "bulkloader exited 3"),
-            Failure(1300, "fhiclize", "metadata.txt: bad line <7>")]
+FAILURES = [
+    Failure(1207, "ucondb", "HTTP 500 from server"),
+    Failure(1210, "ucondb", "Traceback ...\n  File x\nConnectionError: refused"),
+    Failure(1211, "ucondb", "ConnectionError: refused"),
+    Failure(1207, "artdaqdb", "bulkloader exited 3"),
+    Failure(1300, "fhiclize", "metadata.txt: bad line <7>"),
+]
 
 
 def make_cfg(tmp_path, email=None, slack=None):
     """A minimal valid config with the given reporting sections."""
+
     def section(name, values):
         return "  %s:\n" % name + "".join("    %s: %s\n" % kv for kv in values.items()) if values else ""
+
     path = tmp_path / "config.yaml"
-    path.write_text("app:\n  work_dir: work\nsource_files:\n  run_records_dir: records\n"
-                    "artdaq_db:\n  database_uri: filesystemdb://work/db\n"
-                    "ucon_db:\n  server_url: sqlite://work/u.sqlite\n  folder_name: test01\n"
-                    "reporting:\n" + section("email", email) + section("slack", slack))
+    path.write_text(
+        "app:\n  work_dir: work\nsource_files:\n  run_records_dir: records\n"
+        "artdaq_db:\n  database_uri: filesystemdb://work/db\n"
+        "ucon_db:\n  server_url: sqlite://work/u.sqlite\n  folder_name: test01\n"
+        "reporting:\n" + section("email", email) + section("slack", slack)
+    )
     return config.load(path, env={})
 
 
@@ -76,10 +83,14 @@ def assert_no_secret(*texts):
 
 # ---- a small SMTP server: enough of RFC 5321 for smtplib, with AUTH and STARTTLS ----
 
+
 class SMTPHandler(socketserver.StreamRequestHandler):
     def reply(self, *lines):
-        self.wfile.write("".join("%s%s%s\r\n" % (line[:3], "-" if i < len(lines) - 1 else " ", line[4:])
-                                 for i, line in enumerate(lines)).encode())
+        self.wfile.write(
+            "".join(
+                "%s%s%s\r\n" % (line[:3], "-" if i < len(lines) - 1 else " ", line[4:]) for i, line in enumerate(lines)
+            ).encode()
+        )
         self.wfile.flush()
 
     def line(self):
@@ -161,6 +172,7 @@ def smtp_server():
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         servers.append(server)
         return server
+
     yield start
     for server in servers:
         server.shutdown()
@@ -168,8 +180,13 @@ def smtp_server():
 
 
 def email_cfg(tmp_path, server, **extra):
-    values = {"enabled": "true", "smtp_host": "127.0.0.1", "smtp_port": server.server_address[1],
-              "sender_email": "rra@daq.example", "recipient_email": "'ops@example.org, shifter@example.org'"}
+    values = {
+        "enabled": "true",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": server.server_address[1],
+        "sender_email": "rra@daq.example",
+        "recipient_email": "'ops@example.org, shifter@example.org'",
+    }
     return make_cfg(tmp_path, email=dict(values, **extra))
 
 
@@ -194,7 +211,6 @@ def test_one_email_lists_every_failed_run_and_stage(tmp_path, smtp_server, logs)
     assert "Traceback" not in body
     assert body.rstrip().endswith("ucondb:   2 done, 3 failed")
     assert any("email notice sent" in line for line in logs)
-
 
 
 def test_secrets_quoted_in_errors_are_not_sent(tmp_path, smtp_server):
@@ -229,8 +245,16 @@ def test_email_wrong_password_is_a_problem_without_the_secret(tmp_path, smtp_ser
 
 def test_email_unreachable_server_is_a_problem(tmp_path, logs):
     port = free_port()
-    cfg = make_cfg(tmp_path, email={"enabled": "true", "smtp_host": "127.0.0.1", "smtp_port": port,
-                                    "sender_email": "a@b", "recipient_email": "c@d"})
+    cfg = make_cfg(
+        tmp_path,
+        email={
+            "enabled": "true",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "sender_email": "a@b",
+            "recipient_email": "c@d",
+        },
+    )
     problems = notify.notify_failures(cfg, FAILURES)
     assert len(problems) == 1 and problems[0].startswith("email: cannot send via 127.0.0.1:%d" % port)
     assert "refused" in problems[0].lower()
@@ -238,8 +262,7 @@ def test_email_unreachable_server_is_a_problem(tmp_path, logs):
 
 def test_email_missing_settings_are_a_problem(tmp_path):
     cfg = make_cfg(tmp_path, email={"enabled": "true", "smtp_host": "127.0.0.1"})
-    assert notify.notify_failures(cfg, FAILURES) == [
-        "email: reporting.email.sender_email, recipient_email is not set"]
+    assert notify.notify_failures(cfg, FAILURES) == ["email: reporting.email.sender_email, recipient_email is not set"]
 
 
 @pytest.fixture(scope="module")
@@ -248,10 +271,29 @@ def certificate(tmp_path_factory):
     if not OPENSSL.exists():
         pytest.skip("no /usr/bin/openssl")
     d = tmp_path_factory.mktemp("tls")
-    made = subprocess.run([str(OPENSSL), "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                           "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                           "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(d / "key.pem"),
-                           "-out", str(d / "cert.pem")], capture_output=True)
+    made = subprocess.run(
+        [
+            str(OPENSSL),
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(d / "key.pem"),
+            "-out",
+            str(d / "cert.pem"),
+        ],
+        capture_output=True,
+    )
     if made.returncode:
         pytest.skip("openssl cannot make a certificate: %s" % made.stderr.decode()[-200:])
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -280,12 +322,19 @@ def test_email_starttls_with_an_untrusted_certificate_fails(tmp_path, smtp_serve
 
 # ---- an HTTP stand-in for Slack's chat.postMessage ----
 
+
 class SlackHandler(BaseHTTPRequestHandler):
     def do_POST(self):
         srv = self.server
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        srv.requests.append({"path": self.path, "auth": self.headers["Authorization"],
-                             "type": self.headers["Content-Type"], "json": json.loads(body)})
+        srv.requests.append(
+            {
+                "path": self.path,
+                "auth": self.headers["Authorization"],
+                "type": self.headers["Content-Type"],
+                "json": json.loads(body),
+            }
+        )
         time.sleep(srv.delay)
         srv.release.wait(30)  # a test holds the answer back until it says so
         status, answer = srv.answer
@@ -375,10 +424,17 @@ def test_slack_timeout_is_a_problem(tmp_path, slack, monkeypatch):
 def test_both_channels_and_secret_echo_is_scrubbed(tmp_path, slack, smtp_server, logs, capsys):
     slack.answer = (200, {"ok": False, "error": "invalid_auth for " + TOKEN})  # a server that echoes
     server = smtp_server()
-    cfg = make_cfg(tmp_path, email={"enabled": "true", "smtp_host": "127.0.0.1",
-                                    "smtp_port": server.server_address[1], "sender_email": "a@b",
-                                    "recipient_email": "c@d"},
-                   slack={"enabled": "true", "bot_token": TOKEN, "channel": "C0DAQ", "api_url": slack.url})
+    cfg = make_cfg(
+        tmp_path,
+        email={
+            "enabled": "true",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": server.server_address[1],
+            "sender_email": "a@b",
+            "recipient_email": "c@d",
+        },
+        slack={"enabled": "true", "bot_token": TOKEN, "channel": "C0DAQ", "api_url": slack.url},
+    )
     problems = notify.notify_failures(cfg, FAILURES)
     assert len(server.mails) == 1 and len(slack.requests) == 1
     assert problems == ["slack: %s refused the message to C0DAQ: invalid_auth for ********" % slack.url]
@@ -387,10 +443,17 @@ def test_both_channels_and_secret_echo_is_scrubbed(tmp_path, slack, smtp_server,
 
 def test_disabled_channels_and_no_failures_send_nothing(tmp_path, slack, smtp_server):
     server = smtp_server()
-    cfg = make_cfg(tmp_path, email={"enabled": "false", "smtp_host": "127.0.0.1",
-                                    "smtp_port": server.server_address[1], "sender_email": "a@b",
-                                    "recipient_email": "c@d"},
-                   slack={"enabled": "false", "bot_token": TOKEN, "channel": "C0DAQ", "api_url": slack.url})
+    cfg = make_cfg(
+        tmp_path,
+        email={
+            "enabled": "false",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": server.server_address[1],
+            "sender_email": "a@b",
+            "recipient_email": "c@d",
+        },
+        slack={"enabled": "false", "bot_token": TOKEN, "channel": "C0DAQ", "api_url": slack.url},
+    )
     assert notify.notify_failures(cfg, FAILURES) == []
     cfg.values["reporting.email.enabled"] = cfg.values["reporting.slack.enabled"] = True
     assert notify.notify_failures(cfg, []) == []
@@ -398,8 +461,7 @@ def test_disabled_channels_and_no_failures_send_nothing(tmp_path, slack, smtp_se
 
 
 def test_hundreds_of_failures_stay_short():
-    failures = [Failure(run, "ucondb", "run %d: HTTP 503 %s" % (run, "x" * 500))
-                for run in range(1000, 1600, 2)]
+    failures = [Failure(run, "ucondb", "run %d: HTTP 503 %s" % (run, "x" * 500)) for run in range(1000, 1600, 2)]
     failures += [Failure(run, "blob", "disk full") for run in range(2000, 2400)]
     subject, text = notify.compose(failures, host="daq01")
     assert subject == "rra on daq01: 700 runs failed"

@@ -1,4 +1,5 @@
 """Operating the archiver: the work-dir lock, signals, exit codes, recorded failures."""
+
 import json
 import os
 import signal
@@ -23,8 +24,17 @@ def doit_popen(cfg, *args):
     """doit in the background, its own process group: its stdout a pipe to read line by line,
     its stderr a file."""
     err = tempfile.TemporaryFile("w+")
-    proc = start_m("doit", "-f", ROOT / "dodo.py", *args, "config=%s" % cfg, cwd=ROOT,
-                   stdout=subprocess.PIPE, stderr=err, start_new_session=True)
+    proc = start_m(
+        "doit",
+        "-f",
+        ROOT / "dodo.py",
+        *args,
+        "config=%s" % cfg,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=err,
+        start_new_session=True,
+    )
     proc.err_file = err
     return proc
 
@@ -66,8 +76,7 @@ def test_second_instance_exits_1_naming_the_holder_and_dead_holders_are_taken_ov
     records = make_records(tmp_path / "records", 100, 2)
     cfg = write_config(tmp_path, records)
     lock = tmp_path / "work" / ".archiver.lock"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(lock)], stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(lock)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         code, out, err = run_doit(cfg)
@@ -86,8 +95,7 @@ def test_second_instance_exits_1_naming_the_holder_and_dead_holders_are_taken_ov
 
 @pytest.fixture
 def slow_server(tmp_path):
-    with TestServer(tmp_path / "server.sqlite", folders=["test01"], password=PASSWORD,
-                    latency_ms=40) as srv:
+    with TestServer(tmp_path / "server.sqlite", folders=["test01"], password=PASSWORD, latency_ms=40) as srv:
         yield srv
 
 
@@ -131,8 +139,7 @@ def test_one_signal_finishes_in_flight_saves_state_and_exits_130(tmp_path, slow_
     assert code == 0, out + err
     second = executed(out.splitlines())
     assert not first & second, "state was not saved: finished tasks ran again"
-    every = {"%s:%d" % (stage, r) for stage in ("fhiclize", "artdaqdb", "blob", "ucondb", "validate")
-             for r in runs}
+    every = {"%s:%d" % (stage, r) for stage in ("fhiclize", "artdaqdb", "blob", "ucondb", "validate") for r in runs}
     assert first | second == every, "never ran: %s" % sorted(every - (first | second))
     assert validated(tmp_path, runs) == runs
     one_version_per_run(slow_server, runs)
@@ -157,8 +164,9 @@ def test_a_signal_cuts_a_store_batch_short(tmp_path, workers):
     code, out, err = run_doit(cfg, workers, "import")
     assert code == 0, out + err
     assert adb.runs() == list(range(400, 460))
-    assert all(adb.latest(r).version == "%d/%s" % (r, adb.latest(r).configuration.split("/", 1)[1])
-               for r in stored)  # stored once: no second version for the runs cut short before
+    assert all(
+        adb.latest(r).version == "%d/%s" % (r, adb.latest(r).configuration.split("/", 1)[1]) for r in stored
+    )  # stored once: no second version for the runs cut short before
     assert check(adb) == []
 
 
@@ -221,9 +229,13 @@ def task_artdaqdb():
 @pytest.mark.parametrize("second,code", [("lambda: open('x2', 'w').close()", 1), ("bug", 2)])
 def test_exit_codes_failed_run_is_1_blocked_dependents_too_bug_is_2(tmp_path, second, code):
     (tmp_path / "dodo.py").write_text(EXIT_DODO % (str(tmp_path / "db"), second))
-    proc = subprocess.run([sys.executable, "-m", "doit", "-f", str(tmp_path / "dodo.py")],
-                          capture_output=True, text=True, cwd=str(tmp_path),
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    proc = subprocess.run(
+        [sys.executable, "-m", "doit", "-f", str(tmp_path / "dodo.py")],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
     assert proc.returncode == code, proc.stdout + proc.stderr
 
 
@@ -231,6 +243,7 @@ def test_one_worker_runs_the_tasks_in_doits_own_process(monkeypatch):
     """doit -n 1 runs as without -n (one worker process only adds a round trip per task); -n 2 forks."""
     import inspect
     from rra import shutdown
+
     seen = []
     monkeypatch.setattr(shutdown, "_execute", lambda self, outfile, **kw: seen.append(kw["num_process"]))
     for n in (0, 1, 2):

@@ -1,4 +1,5 @@
 """The whole chain, run record -> fhicl -> artdaqDB -> blob -> UconDB -> validation, on real doit."""
+
 import hashlib
 import json
 import shutil
@@ -21,8 +22,7 @@ def run_dir(tmp_path, run):
 
 
 def ucon_versions(tmp_path):
-    db = open_ucondb("sqlite://%s" % (tmp_path / "work" / "ucondb.sqlite"), "test01",
-                     "configuration")
+    db = open_ucondb("sqlite://%s" % (tmp_path / "work" / "ucondb.sqlite"), "test01", "configuration")
     return db, db.versions()
 
 
@@ -45,8 +45,7 @@ def test_end_to_end_embedded_and_stop_time_update(tmp_path):
     stop_run(records, 1003)
     third = doit(cfg)
     assert third.returncode == 0, third.stdout + third.stderr
-    assert executed(third) == ["%s:1003" % s for s in
-                               ("artdaqdb", "blob", "fhiclize", "ucondb", "validate")]
+    assert executed(third) == ["%s:1003" % s for s in ("artdaqdb", "blob", "fhiclize", "ucondb", "validate")]
     adb = open_artdaqdb("filesystemdb://%s" % (tmp_path / "work" / "artdaqdb"))
     assert adb.runs() == [1000, 1001, 1002, 1003]
     assert adb.latest(1003).version.endswith("v1")  # exactly one new artdaqDB version
@@ -56,8 +55,7 @@ def test_end_to_end_embedded_and_stop_time_update(tmp_path):
     assert b"DAQInterface_stop_time" in new_blob and meta.version_id == after[0].version_id
     old_id = next(m.version_id for m in before if m.key == "1003")
     assert db.get_version(old_id)[0] == old_blob  # the old version is still readable by id
-    assert json.loads((run_dir(tmp_path, 1003) / "ucondb.json").read_text())["version_id"] \
-        == meta.version_id
+    assert json.loads((run_dir(tmp_path, 1003) / "ucondb.json").read_text())["version_id"] == meta.version_id
 
 
 def test_blob_is_deterministic(tmp_path):
@@ -138,12 +136,10 @@ def test_switching_from_legacy_uploads_nothing_unchanged(tmp_path, server):
     earlier = tmp_path / "earlier"
     earlier.mkdir()
     assert doit(write_config(earlier, records), "blob").returncode == 0
-    client = open_ucondb(server.url, "test01", "configuration", user="writer",
-                         password=PASSWORD)
+    client = open_ucondb(server.url, "test01", "configuration", user="writer", password=PASSWORD)
     runs = sorted(int(p.name) for p in records.iterdir())
     for run in runs:
-        client.put(str(run), legacy_like((run_dir(earlier, run) / "blob.txt").read_bytes()),
-                   tags=[str(run)])
+        client.put(str(run), legacy_like((run_dir(earlier, run) / "blob.txt").read_bytes()), tags=[str(run)])
     posts = server.count("POST")
     out = doit(write_config(tmp_path, records, ucon=(server.url, "writer", PASSWORD)))
     assert out.returncode == 0, out.stdout + out.stderr
@@ -157,8 +153,7 @@ def test_switching_from_legacy_uploads_nothing_unchanged(tmp_path, server):
 def test_legacy_api_mode_blobs_missing_files_are_completed(tmp_path, server):
     """The legacy API path dropped files no schema rule matched: those runs are re-uploaded."""
     legacy = DATA / "golden" / "artdaqdb" / "legacy_pipeline" / "blobs"
-    client = open_ucondb(server.url, "test01", "configuration", user="writer",
-                         password=PASSWORD)
+    client = open_ucondb(server.url, "test01", "configuration", user="writer", password=PASSWORD)
     old = {}
     for path in sorted(legacy.iterdir()):
         run = unpack(path.read_bytes())[0]
@@ -170,8 +165,7 @@ def test_legacy_api_mode_blobs_missing_files_are_completed(tmp_path, server):
     log = (tmp_path / "work" / "archiver.log").read_text()
     for run, version in old.items():
         marker = json.loads((run_dir(tmp_path, run) / "ucondb.json").read_text())
-        assert "[run %d] [ucondb] replaced version %s by %s" % (run, version, marker["version_id"]) \
-            in log
+        assert "[run %d] [ucondb] replaced version %s by %s" % (run, version, marker["version_id"]) in log
         assert client.get_version(version)[0] == (legacy / ("%d.blob" % run)).read_bytes()
     assert "differing: " in log and "setup.fcl" in log
 
@@ -179,9 +173,8 @@ def test_legacy_api_mode_blobs_missing_files_are_completed(tmp_path, server):
 def test_changed_run_is_uploaded_with_override_and_validated(tmp_path, server):
     records = make_records(tmp_path / "records", 1400, 1)
     cfg = write_config(tmp_path, records, ucon=(server.url, "writer", PASSWORD))
-    client = open_ucondb(server.url, "test01", "configuration", user="writer",
-                         password=PASSWORD)
-    stale = pack(1400, {"metadata.fcl": "config_name: \"old\"\n"}, "Jan 01 00:00")
+    client = open_ucondb(server.url, "test01", "configuration", user="writer", password=PASSWORD)
+    stale = pack(1400, {"metadata.fcl": 'config_name: "old"\n'}, "Jan 01 00:00")
     old = client.put("1400", stale, tags=["1400"])
     out = doit(cfg)
     assert out.returncode == 0, out.stdout + out.stderr

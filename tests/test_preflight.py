@@ -1,4 +1,5 @@
 """Pre-flight and the UconDB breaker: a config problem is one line per invocation, not two per run."""
+
 import json
 import os
 import subprocess
@@ -18,8 +19,9 @@ def rra(cfg, *args, env=None):
 
 
 def with_env_password(cfg):
-    cfg.write_text(cfg.read_text().replace("writer_password: '%s'" % UCON_PASSWORD,
-                                           'writer_password: "${UCONDB_PASSWORD}"'))
+    cfg.write_text(
+        cfg.read_text().replace("writer_password: '%s'" % UCON_PASSWORD, 'writer_password: "${UCONDB_PASSWORD}"')
+    )
     return cfg
 
 
@@ -40,8 +42,13 @@ def test_writing_without_the_secret_says_which_variable(tmp_path, server):
     cfg = with_env_password(write_config(tmp_path, records, ucon=(server.url, "writer", UCON_PASSWORD)))
     env = dict(os.environ)
     env.pop("UCONDB_PASSWORD", None)
-    out = subprocess.run([sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "config=%s" % cfg],
-                         capture_output=True, text=True, cwd=str(ROOT), env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "config=%s" % cfg],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=env,
+    )
     assert out.returncode == 1
     fails = [line for line in out.stdout.splitlines() if line.startswith("FAILED")]
     assert len(fails) == 1 and "UCONDB_PASSWORD" in fails[0] and "folder test01" in fails[0], fails
@@ -52,8 +59,7 @@ def test_writing_without_the_secret_says_which_variable(tmp_path, server):
 def test_missing_schema_is_one_line_and_nothing_runs(tmp_path):
     records = make_records(tmp_path / "records", 2000, 3)
     cfg = write_config(tmp_path, records)
-    cfg.write_text(cfg.read_text().replace("artdaq_db:\n", "artdaq_db:\n  fcl_conf_dir: %s\n"
-                                           % (tmp_path / "nowhere")))
+    cfg.write_text(cfg.read_text().replace("artdaq_db:\n", "artdaq_db:\n  fcl_conf_dir: %s\n" % (tmp_path / "nowhere")))
     out = doit(cfg)
     assert out.returncode == 1
     assert out.stderr.strip().splitlines()[-1].startswith("rra: artdaq_db.fcl_conf_dir")
@@ -88,8 +94,10 @@ def test_listed_key_with_the_same_content_is_adopted_without_a_request(tmp_path,
     records = make_records(tmp_path / "records", 2200, 3)
     cfg = write_config(tmp_path, records, ucon=(server.url, "writer", UCON_PASSWORD))
     assert doit(cfg).returncode == 0
-    ids = {r: json.loads((tmp_path / "work" / "runs" / str(r) / "ucondb.json").read_text())["version_id"]
-           for r in (2200, 2201, 2202)}
+    ids = {
+        r: json.loads((tmp_path / "work" / "runs" / str(r) / "ucondb.json").read_text())["version_id"]
+        for r in (2200, 2201, 2202)
+    }
     before = server.count()
     assert doit(cfg, "full=1", "-a", "ucondb").returncode == 0  # every upload again, forced
     assert server.count() - before == 1  # the listing, and no per-run request

@@ -1,4 +1,5 @@
 """tests/records.py, the run-record generator the tests and benches use: what a record holds."""
+
 import re
 import stat
 import subprocess
@@ -7,8 +8,15 @@ import sys
 from conftest import ROOT, make_records, stop_run
 
 TOOL = ROOT / "tests" / "records.py"
-FILES = {"boot.txt", "setup.txt", "settings.txt", "known_boardreaders_list.txt", "ranks.txt",
-         "environment.txt", "metadata.txt"}
+FILES = {
+    "boot.txt",
+    "setup.txt",
+    "settings.txt",
+    "known_boardreaders_list.txt",
+    "ranks.txt",
+    "environment.txt",
+    "metadata.txt",
+}
 
 
 def tree(d):
@@ -31,15 +39,18 @@ def test_records_as_daqinterface_writes_them(tmp_path):
     again = make_records(tmp_path / "b", 30, 4, "--running", 2, "--skip", 31)
     assert tree(out) == tree(again)  # deterministic
     stop_run(out, 33)  # the stop transition: two lines appended, as DAQInterface does
-    assert re.search(r"\n\nDAQInterface stop time: \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d UTC 2024\n"
-                     r"\nTotal events: \d+\n\Z", (out / "33" / "metadata.txt").read_text())
+    assert re.search(
+        r"\n\nDAQInterface stop time: \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d UTC 2024\n"
+        r"\nTotal events: \d+\n\Z",
+        (out / "33" / "metadata.txt").read_text(),
+    )
 
 
 def test_command_line_stop_of_a_missing_run_fails_with_one_line(tmp_path):
-    proc = subprocess.run([sys.executable, str(TOOL), str(tmp_path), "--stop", "7"], capture_output=True,
-                          text=True)
+    proc = subprocess.run([sys.executable, str(TOOL), str(tmp_path), "--stop", "7"], capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.strip() == "records.py: no run record at %s" % (tmp_path / "7")
-    proc = subprocess.run([sys.executable, str(TOOL), str(tmp_path / "r"), "--first", "5", "--count", "2"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(TOOL), str(tmp_path / "r"), "--first", "5", "--count", "2"], capture_output=True, text=True
+    )
     assert proc.returncode == 0 and sorted(p.name for p in (tmp_path / "r").iterdir()) == ["5", "6"]

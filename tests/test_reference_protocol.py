@@ -5,6 +5,7 @@ is sent to both, each freshly emptied; status, content type, the X-UConDB-* head
 body's headline must agree. The test server stays for what the real one cannot do (faults,
 latency), so where they differ, the test server is wrong.
 """
+
 import json
 import re
 
@@ -29,15 +30,12 @@ REQUESTS = [
     ("objects, empty folder", "GET", "/objects?folder=run_records", None, None),
     ("objects, unknown folder", "GET", "/objects?folder=nosuchfolder", None, None),
     ("key of a brand-new object", "GET", "/data/run_records/configuration/key=100", None, None),
-    ("meta_only of a brand-new object", "GET", "/data/run_records/configuration/key=100?meta_only=yes",
-     None, None),
+    ("meta_only of a brand-new object", "GET", "/data/run_records/configuration/key=100?meta_only=yes", None, None),
     ("key in an unknown folder", "GET", "/data/nosuchfolder/configuration/key=1", None, None),
     ("POST without credentials", "POST", "/data/run_records/configuration?key=100&tag=100", b"x", None),
     ("POST new key", "POST", "/data/run_records/configuration?key=100&tag=100", B1, "good"),
-    ("POST same key, no override", "POST", "/data/run_records/configuration?key=100&tag=100",
-     b"another body", "good"),
-    ("POST same key, override", "POST", "/data/run_records/configuration?key=100&tag=100&override=yes",
-     B2, "good"),
+    ("POST same key, no override", "POST", "/data/run_records/configuration?key=100&tag=100", b"another body", "good"),
+    ("POST same key, override", "POST", "/data/run_records/configuration?key=100&tag=100&override=yes", B2, "good"),
     ("versions after override", "GET", "/versions?folder=run_records&object=configuration", None, None),
     ("data by key", "GET", "/data/run_records/configuration/key=100", None, None),
     ("data by key, /get alias", "GET", "/get/run_records/configuration/key=100", None, None),
@@ -52,20 +50,29 @@ REQUESTS = [
     ("POST unknown user", "POST", "/data/run_records/configuration?key=101", b"x", ("nobody", "x")),
     ("POST unknown folder", "POST", "/data/nosuchfolder/configuration?key=101", b"x", "good"),
     ("POST no object", "POST", "/data/run_records?key=101", b"x", "good"),
-    ("POST full_meta, same bytes as key 100", "POST",
-     "/data/run_records/configuration?key=101&tag=101&full_meta=yes", B2, "good"),
+    (
+        "POST full_meta, same bytes as key 100",
+        "POST",
+        "/data/run_records/configuration?key=101&tag=101&full_meta=yes",
+        B2,
+        "good",
+    ),
     ("PUT, auth of another folder", "PUT", "/data/test01/configuration?key=1", b"put body", "reuse"),
     ("PUT, its own auth", "PUT", "/data/test01/configuration?key=1", b"put body", "good"),
     ("data by id, meta_only", "GET", "/data/run_records/configuration/id=1?meta_only=yes", None, None),
-    ("data by id, unknown, meta_only", "GET", "/data/run_records/configuration/id=99?meta_only=yes",
-     None, None),
+    ("data by id, unknown, meta_only", "GET", "/data/run_records/configuration/id=99?meta_only=yes", None, None),
     ("data by id", "GET", "/data/run_records/configuration/id=1", None, None),
     ("get_blob by version_id", "GET", "/get_blob?folder=run_records&version_id=1", None, None),
     ("get_blob by unknown version_id", "GET", "/get_blob?folder=run_records&version_id=99", None, None),
     ("get_blob by data_key", "GET", "/get_blob?folder=run_records&data_key=1", None, None),
     ("data of an object with no versions", "GET", "/data/test01/nosuchobject/key=1", None, None),
-    ("versions, namespace-qualified folder", "GET",
-     "/versions?folder=public.run_records&object=configuration", None, None),
+    (
+        "versions, namespace-qualified folder",
+        "GET",
+        "/versions?folder=public.run_records&object=configuration",
+        None,
+        None,
+    ),
 ]
 
 
@@ -100,23 +107,29 @@ def exchange(base):
             auth = HTTPDigestAuth(*auth)
         r = session.request(method, base + path, data=body, auth=auth, timeout=30)
         challenge = r.headers.get("WWW-Authenticate", "")
-        answers.append({
-            "what": what, "status": r.status_code, "content-type": r.headers.get("Content-Type"),
-            "x-ucondb": sorted(h.lower() for h in r.headers if h.lower().startswith("x-ucondb-")),
-            "x-ucondb-values": {h.lower(): v for h, v in r.headers.items()
-                                if h.lower().startswith("x-ucondb-") and h.lower() not in (
-                                    "x-ucondb-tr", "x-ucondb-metadata")},
-            "challenge": re.sub(r'nonce="[^"]*"', "nonce=N", challenge),
-            "body": headline(r),
-        })
+        answers.append(
+            {
+                "what": what,
+                "status": r.status_code,
+                "content-type": r.headers.get("Content-Type"),
+                "x-ucondb": sorted(h.lower() for h in r.headers if h.lower().startswith("x-ucondb-")),
+                "x-ucondb-values": {
+                    h.lower(): v
+                    for h, v in r.headers.items()
+                    if h.lower().startswith("x-ucondb-") and h.lower() not in ("x-ucondb-tr", "x-ucondb-metadata")
+                },
+                "challenge": re.sub(r'nonce="[^"]*"', "nonce=N", challenge),
+                "body": headline(r),
+            }
+        )
     return answers
 
 
 def test_the_test_server_answers_as_the_real_one(real_ucondb, tmp_path):
     real = exchange(real_ucondb.url)
-    with TestServer(tmp_path / "double.sqlite", folders=["run_records", "test01"], user="archiver",
-                    password="archiver-secret") as double:
+    with TestServer(
+        tmp_path / "double.sqlite", folders=["run_records", "test01"], user="archiver", password="archiver-secret"
+    ) as double:
         ours = exchange(double.url)
-    differ = [(r["what"], {k: (r[k], o[k]) for k in r if r[k] != o[k]}) for r, o in zip(real, ours)
-              if r != o]
+    differ = [(r["what"], {k: (r[k], o[k]) for k in r if r[k] != o[k]}) for r, o in zip(real, ours) if r != o]
     assert not differ, "\n".join("%s: %s" % d for d in differ)

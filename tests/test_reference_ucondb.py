@@ -3,6 +3,7 @@
 Each test starts from a reset server: folders run_records and test01, no objects, so the
 first upload of every scenario goes into a brand-new object, as for a new experiment.
 """
+
 import json
 import shutil
 
@@ -63,10 +64,10 @@ def test_client_reads_a_brand_new_object_as_empty_without_retrying(real_ucondb):
 
 
 def test_client_names_an_unknown_folder(real_ucondb):
-    db = open_ucondb(real_ucondb.url, "nosuchfolder", OBJECT, user=real_ucondb.user,
-                     password=real_ucondb.password, retry_delay=0.05)
-    for call in (db.versions, lambda: db.meta("1"), lambda: db.get("1"),
-                 lambda: db.put("1", b"x", tags=["1"])):
+    db = open_ucondb(
+        real_ucondb.url, "nosuchfolder", OBJECT, user=real_ucondb.user, password=real_ucondb.password, retry_delay=0.05
+    )
+    for call in (db.versions, lambda: db.meta("1"), lambda: db.get("1"), lambda: db.put("1", b"x", tags=["1"])):
         with pytest.raises(UconDBNotFound, match="no folder nosuchfolder"):
             call()
 
@@ -105,7 +106,8 @@ def test_first_archive_rerun_and_stop_time(tmp_path, real_ucondb):
     asked = real_ucondb.requests()
     assert [s for _, _, s in asked].count(500) == 0  # no key lookup: one listing for all
     assert [(p, s) for _, p, s in asked if p.startswith("/versions")] == [
-        ("/versions?folder=run_records&object=configuration", 404)]  # the brand-new object
+        ("/versions?folder=run_records&object=configuration", 404)
+    ]  # the brand-new object
     assert len([p for m, p, s in asked if m == "POST" and s == 200]) == 5
     db = client(real_ucondb, writer=False)
     assert db.keys() == [str(r) for r in range(7300, 7305)]
@@ -201,8 +203,11 @@ def test_run_record_files_on_the_real_server(tmp_path, real_ucondb):
     records = make_records(tmp_path / "records", 7700, 2, "--running", 1)
     (records / "7701" / "DAQInterface.log").write_bytes(b"\xff\xfe not utf-8\n")
     cfg = config(tmp_path, records, real_ucondb)
-    cfg.write_text(cfg.read_text().replace("folder_name: run_records",
-                                           "folder_name: run_records\n  files_object: run_record_files"))
+    cfg.write_text(
+        cfg.read_text().replace(
+            "folder_name: run_records", "folder_name: run_records\n  files_object: run_record_files"
+        )
+    )
     out = doit(cfg)
     assert out.returncode == 0, out.stdout + out.stderr
     files = open_ucondb(real_ucondb.url, "run_records", "run_record_files")

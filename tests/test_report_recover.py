@@ -1,4 +1,5 @@
 """rra report and rra recover, on real archives built by the real doit graph."""
+
 import json
 import shutil
 import subprocess
@@ -32,8 +33,7 @@ def test_report_counts_ranges_gaps_failures_and_changes(tmp_path):
     assert rep["schema"] == 2
     st = rep["stages"]
     assert st["record"]["count"] == 9 and st["record"]["gaps"] == [[104, 104]]
-    assert st["validate"]["count"] == 8 and st["validate"]["ranges"] == [[100, 103], [105, 106],
-                                                                        [108, 109]]
+    assert st["validate"]["count"] == 8 and st["validate"]["ranges"] == [[100, 103], [105, 106], [108, 109]]
     assert st["fhiclize"]["gaps"] == [[104, 104], [107, 107]]
     assert [(f["run"], f["stage"]) for f in rep["failed"]] == [(107, "fhiclize")]
     assert "symbolic link" in rep["failed"][0]["error"]
@@ -54,8 +54,9 @@ def test_report_live_shows_disagreements(tmp_path, server):
     runs = tmp_path / "work" / "runs"
     (runs / "201" / "artdaqdb.json").unlink()
     (runs / "202" / "blob.txt").write_bytes(b"edited by hand")
-    open_ucondb(server.url, "test01", "configuration", user="writer",
-                password=PASSWORD).put("999", b"stray", tags=["999"])
+    open_ucondb(server.url, "test01", "configuration", user="writer", password=PASSWORD).put(
+        "999", b"stray", tags=["999"]
+    )
     live = report(cfg, "--live")["live"]
     assert live["artdaqdb_runs"] == 4 and live["ucondb_keys"] == 5
     assert live["disagree_artdaqdb_unknown"] == [201]
@@ -93,8 +94,7 @@ def test_recover_leaves_what_the_databases_lack_to_doit(tmp_path, server):
     records = make_records(tmp_path / "records", 400, 4)
     half = tmp_path / "half"
     half.mkdir()
-    shutil.copytree(records, half / "records", ignore=lambda d, names: [
-        n for n in names if n in ("402", "403")])
+    shutil.copytree(records, half / "records", ignore=lambda d, names: [n for n in names if n in ("402", "403")])
     # the databases hold runs 400-401 only
     cfg_half = write_config(half, half / "records", ucon=(server.url, "writer", PASSWORD))
     assert doit(cfg_half).returncode == 0
@@ -106,8 +106,7 @@ def test_recover_leaves_what_the_databases_lack_to_doit(tmp_path, server):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2 runs verified in UconDB: 400-401" in out.stdout
     assert "2 runs left for doit (2 to import, 0 to migrate)" in out.stdout
-    assert "402-403 (2 runs): not in artdaqDB: stored (first version); UconDB has no such key: " \
-        "uploaded" in out.stdout
+    assert "402-403 (2 runs): not in artdaqDB: stored (first version); UconDB has no such key: uploaded" in out.stdout
     run = doit(cfg)
     assert run.returncode == 0
     done = sorted(line[3:] for line in run.stdout.splitlines() if line.startswith(".  ucondb:"))
@@ -118,11 +117,18 @@ def test_recover_leaves_what_the_databases_lack_to_doit(tmp_path, server):
 def test_recover_refuses_while_an_archiver_runs(tmp_path):
     records = make_records(tmp_path / "records", 500, 1)
     cfg = write_config(tmp_path, records)
-    holder = subprocess.Popen([sys.executable, "-c",
-                               "import sys,time; from rra.lock import ArchiverLock; "
-                               "lock = ArchiverLock(sys.argv[1]).acquire('x'); print('held', flush=True); "
-                               "time.sleep(30)", str(tmp_path / "work" / ".archiver.lock")],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys,time; from rra.lock import ArchiverLock; "
+            "lock = ArchiverLock(sys.argv[1]).acquire('x'); print('held', flush=True); "
+            "time.sleep(30)",
+            str(tmp_path / "work" / ".archiver.lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         holder.stdout.readline()
         out = rra(cfg, "recover")

@@ -1,5 +1,6 @@
 """What operators read: rra status RUN, the end-of-run summary and progress, and the switch from
 the legacy archiver (rra recover --dry-run predicts it, report --live and the summary agree)."""
+
 import json
 import re
 import shutil
@@ -53,8 +54,7 @@ def test_status_tells_each_stage_the_failure_and_how_to_retry(tmp_path):
     assert doit(cfg).returncode == 0
     assert status(cfg, 101)["failure"] is None
     st = stages(status(cfg, 102, "--live"))
-    assert st["artdaqdb"]["versions"] == [st["artdaqdb"]["configuration"],
-                                          st["artdaqdb"]["configuration"] + "v1"]
+    assert st["artdaqdb"]["versions"] == [st["artdaqdb"]["configuration"], st["artdaqdb"]["configuration"] + "v1"]
     live = status(cfg, 102, "--live")["live"]
     assert live["artdaqdb"]["version"] == st["artdaqdb"]["version"] and not live["errors"]
     assert live["ucondb"]["version_id"] == st["ucondb"]["version_id"]
@@ -63,8 +63,17 @@ def test_status_tells_each_stage_the_failure_and_how_to_retry(tmp_path):
 
     # A failure record the run left behind before it succeeded another way never shows.
     stale = tmp_path / "work" / "runs" / "100" / "failed-ucondb.json"
-    stale.write_text(json.dumps({"run": 100, "stage": "ucondb", "error": "503 Service Unavailable",
-                                 "time": "2020-01-01T00:00:00+0000", "at": 1577836800.0}))
+    stale.write_text(
+        json.dumps(
+            {
+                "run": 100,
+                "stage": "ucondb",
+                "error": "503 Service Unavailable",
+                "time": "2020-01-01T00:00:00+0000",
+                "at": 1577836800.0,
+            }
+        )
+    )
     assert status(cfg, 100)["failure"] is None
     rep = json.loads(rra(cfg, "report", "--json").stdout)
     assert rep["failed"] == []
@@ -74,7 +83,7 @@ def test_status_tells_each_stage_the_failure_and_how_to_retry(tmp_path):
 
 
 def summary(out):
-    return out.stdout[out.stdout.index("fhiclize:"):] if "fhiclize:" in out.stdout else out.stdout
+    return out.stdout[out.stdout.index("fhiclize:") :] if "fhiclize:" in out.stdout else out.stdout
 
 
 def test_a_forced_unchanged_run_says_nothing_was_stored(tmp_path):
@@ -84,19 +93,17 @@ def test_a_forced_unchanged_run_says_nothing_was_stored(tmp_path):
     assert first.returncode == 0
     log = tmp_path / "work" / "archiver.log"
     assert "[run 201] [artdaqdb] stored as 201/" in log.read_text()  # by run 200's store
-    assert "now: 3 of 3 runs archived and validated (0 sealed before, 3 validated by this " \
-        "invocation)" in first.stdout
+    assert "now: 3 of 3 runs archived and validated (0 sealed before, 3 validated by this invocation)" in first.stdout
     assert "artdaqDB: 3 new versions (3 first versions, 0 updates" in first.stdout
     assert "UconDB: 3 uploaded, 0 replaced" in first.stdout
     before = log.read_text()
     forced = doit(cfg, "-a", "artdaqdb:201")
     assert forced.returncode == 0, forced.stdout + forced.stderr
-    new = log.read_text()[len(before):]
+    new = log.read_text()[len(before) :]
     assert "[run 201] [artdaqdb] nothing stored: artdaqDB already holds this FHiCL set" in new
     assert "stored as" not in new and "artdaqDB:" not in forced.stdout
     again = doit(cfg)
-    assert "now: 3 of 3 runs archived and validated (3 sealed before, 0 validated by this " \
-        "invocation)" in again.stdout
+    assert "now: 3 of 3 runs archived and validated (3 sealed before, 0 validated by this invocation)" in again.stdout
 
 
 def test_progress_moves_with_every_stage(tmp_path):
@@ -138,15 +145,16 @@ def test_the_switch_from_the_legacy_archiver_is_predicted_and_reported(tmp_path)
     assert dry.returncode == 0, dry.stderr
     assert "subdirectory notes ignored" in dry.stderr  # on the console, not in the log
     assert "4 runs left for doit (4 to import, 0 to migrate)" in dry.stdout
-    assert re.search(r"1000-1002 \(3 runs\): artdaqDB lacks environment, ranks, settings, setup "
-                     r"\(as in every run the legacy archiver stored\): a new version; UconDB "
-                     r"version lacks environment.fcl, ranks.fcl, settings.fcl, setup.fcl: "
-                     r"replaced \(override\)", dry.stdout), dry.stdout
+    assert re.search(
+        r"1000-1002 \(3 runs\): artdaqDB lacks environment, ranks, settings, setup "
+        r"\(as in every run the legacy archiver stored\): a new version; UconDB "
+        r"version lacks environment.fcl, ranks.fcl, settings.fcl, setup.fcl: "
+        r"replaced \(override\)",
+        dry.stdout,
+    ), dry.stdout
     assert re.search(r"1003 \(1 run\): .*differs in .*metadata", dry.stdout), dry.stdout
-    assert "in total: 4 new artdaqDB versions (0 first, 4 updates), 4 UconDB replacements" \
-        in dry.stdout
-    assert "app.batch_size=3: doit works on 3 runs per invocation, so this takes 2 invocations" \
-        in dry.stdout
+    assert "in total: 4 new artdaqDB versions (0 first, 4 updates), 4 UconDB replacements" in dry.stdout
+    assert "app.batch_size=3: doit works on 3 runs per invocation, so this takes 2 invocations" in dry.stdout
     assert log.read_text() == logged, "a dry run wrote into the log"
     assert not (tmp_path / "work" / "runs").exists()
 
@@ -171,8 +179,7 @@ def test_the_switch_from_the_legacy_archiver_is_predicted_and_reported(tmp_path)
     assert "now: 4 of 4 runs archived and validated" in second.stdout
 
     # A UconDB key that is no run of this archive is a note, not a disagreement to act on.
-    store = open_ucondb("sqlite://%s" % (tmp_path / "work" / "ucondb.sqlite"), "test01",
-                        "configuration")
+    store = open_ucondb("sqlite://%s" % (tmp_path / "work" / "ucondb.sqlite"), "test01", "configuration")
     store.put("0", b"not a run", tags=["0"])
     store.put("999", b"a run archived elsewhere", tags=["999"])
     rep = json.loads(rra(cfg, "report", "--live", "--json").stdout)
@@ -206,7 +213,8 @@ def test_recover_names_a_run_it_cannot_plan_and_plans_the_others(tmp_path):
     meta.write_text(re.sub(r"(?m)^Config name: .*$", "Config name: renamed", meta.read_text()))
     dry = rra(cfg, "recover", "--dry-run")
     assert dry.returncode == 1
-    assert re.fullmatch(r"run 1000: run is archived as configuration 1000/\w+, not 1000/renamed",
-                        dry.stderr.strip().splitlines()[-1]), dry.stderr
+    assert re.fullmatch(
+        r"run 1000: run is archived as configuration 1000/\w+, not 1000/renamed", dry.stderr.strip().splitlines()[-1]
+    ), dry.stderr
     assert "1 runs left for doit (1 to import, 0 to migrate)" in dry.stdout
     assert "  1001 (1 run): artdaqDB lacks" in dry.stdout

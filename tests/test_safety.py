@@ -1,5 +1,6 @@
 """Nothing lost, nothing mixed up: stray run names, records that change mid-build, damaged
 state, secrets. Real doit subprocesses on real files (issue 12)."""
+
 import json
 import shutil
 import subprocess
@@ -49,8 +50,7 @@ def test_stray_run_names_fail_alone_and_never_overwrite_another_run(tmp_path):
     bad = failed(out)
     # Three names mean the same number as a run: that run fails, naming both directories.
     assert sorted(bad) == ["fhiclize:0", "fhiclize:1000", "fhiclize:1002"], out.stdout
-    assert str(records / "1000") in bad["fhiclize:1000"] and str(records / "01000") in \
-        bad["fhiclize:1000"]
+    assert str(records / "1000") in bad["fhiclize:1000"] and str(records / "01000") in bad["fhiclize:1000"]
     assert str(records / "000") in bad["fhiclize:0"]
     assert "\\u0661" in bad["fhiclize:1002"] or "\u0661" in bad["fhiclize:1002"]
     warnings = [line for line in out.stderr.splitlines() if "are not runs" in line]
@@ -81,7 +81,7 @@ def test_stray_run_names_fail_alone_and_never_overwrite_another_run(tmp_path):
 
 # Injected into the doit subprocess only (PYTHONPATH): after fhiclize:R has read R's
 # metadata.txt, DAQInterface appends the stop time - deterministically mid-read, no race.
-SLOW_READER = r'''
+SLOW_READER = r"""
 import os, subprocess, sys
 import rra.fhiclize
 _read = rra.fhiclize.read
@@ -96,12 +96,13 @@ def read(run_dir, name, run):
     return data
 
 rra.fhiclize.read = read
-'''
+"""
 
 
 def with_hook(hook):
     """PYTHONPATH with the hook's sitecustomize first, keeping what was there."""
     import os
+
     return os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))
 
 
@@ -111,8 +112,12 @@ def test_a_stop_time_appended_while_fhiclize_reads_the_record_is_archived_next_t
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(SLOW_READER)
-    env = {"PYTHONPATH": with_hook(hook), "RRA_TEST_FLAG": str(tmp_path / "appended"),
-           "RRA_TEST_RUN": "1001", "RRA_TEST_MAKE": str(ROOT / "tests" / "records.py")}
+    env = {
+        "PYTHONPATH": with_hook(hook),
+        "RRA_TEST_FLAG": str(tmp_path / "appended"),
+        "RRA_TEST_RUN": "1001",
+        "RRA_TEST_MAKE": str(ROOT / "tests" / "records.py"),
+    }
     out = doit(cfg, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert (tmp_path / "appended").exists()  # the hook ran: the stop time came mid-read
@@ -133,6 +138,7 @@ def test_the_up_to_date_check_hashes_only_files_whose_stats_moved(tmp_path, monk
     import os
     import time
     from rra import fhiclset
+
     run_dir = make_records(tmp_path / "records", 5, 1) / "5"
     old = time.time() - 100
     for p in run_dir.iterdir():
@@ -223,8 +229,10 @@ def run_bounded(cmd, env, timeout=120):
     """(exit code, stdout, stderr); a hang is killed (whole group) and fails the test."""
     import os
     import signal
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=str(ROOT), env=env, start_new_session=True)
+
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT), env=env, start_new_session=True
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -237,14 +245,20 @@ def run_bounded(cmd, env, timeout=120):
 def test_an_error_on_doits_state_mid_run_still_exits_promptly_with_its_code(tmp_path):
     import os
     import time
+
     records = make_records(tmp_path / "records", 800, 6)
     cfg = write_config(tmp_path, records)
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(LOCKER)
-    env = dict(os.environ, PYTHONPATH=with_hook(hook), RRA_TEST_FLAG=str(tmp_path / "locked"),
-               RRA_TEST_RUN="800", RRA_TEST_DB=str(tmp_path / "work" / ".doit.db"),
-               RRA_TEST_RELEASE=str(tmp_path / "release"))
+    env = dict(
+        os.environ,
+        PYTHONPATH=with_hook(hook),
+        RRA_TEST_FLAG=str(tmp_path / "locked"),
+        RRA_TEST_RUN="800",
+        RRA_TEST_DB=str(tmp_path / "work" / ".doit.db"),
+        RRA_TEST_RELEASE=str(tmp_path / "release"),
+    )
     env.pop("RRA_CONFIG", None)
     cmd = [sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "-n", "2", "config=%s" % cfg]
     try:
@@ -275,8 +289,9 @@ ODD_PASSWORD = "p@ss w/rd:9"  # a space, a slash, an @ and a colon
 def secret_config(tmp_path, records, url):
     """A config whose UconDB URL holds the password as an operator types it (not encoded)."""
     path = write_config(tmp_path, records)
-    text = path.read_text().replace("sqlite://${app.work_dir}/ucondb.sqlite",
-                                    '"%s"' % url.replace("://", "://writer:%s@" % ODD_PASSWORD, 1))
+    text = path.read_text().replace(
+        "sqlite://${app.work_dir}/ucondb.sqlite", '"%s"' % url.replace("://", "://writer:%s@" % ODD_PASSWORD, 1)
+    )
     path.write_text(text)
     return path
 
@@ -287,6 +302,7 @@ def leaks(*texts):
 
 def test_a_password_with_a_space_or_slash_is_used_and_never_shown_or_written(tmp_path):
     from testserver import TestServer
+
     records = make_records(tmp_path / "records", 900, 2)
     with TestServer(tmp_path / "server.sqlite", folders=["test01"], password=ODD_PASSWORD) as srv:
         cfg = secret_config(tmp_path, records, srv.url)
@@ -312,8 +328,7 @@ def test_a_password_with_a_space_or_slash_is_used_and_never_shown_or_written(tmp
     for path in (tmp_path / "work").rglob("*"):
         if path.is_file():
             assert not leaks(path.read_bytes().decode("latin-1")), path
-    for path in (tmp_path / "work", tmp_path / "work" / "archiver.log",
-                 tmp_path / "work" / ".doit.db"):
+    for path in (tmp_path / "work", tmp_path / "work" / "archiver.log", tmp_path / "work" / ".doit.db"):
         assert path.stat().st_mode & 0o007 == 0, path  # not world-readable
 
 
@@ -322,6 +337,7 @@ def test_a_password_that_is_also_part_of_the_url_still_reaches_the_server(tmp_pa
     wherever rra shows the URL, but the URL it requests stays whole (was: 'No connection
     adapters were found for htt***://', a traceback and exit 3 on every tick)."""
     from testserver import TestServer
+
     records = make_records(tmp_path / "records", 910, 1, "--lite")
     with TestServer(tmp_path / "server.sqlite", folders=["test01"], password="app") as srv:
         assert srv.url.endswith("/app")
@@ -335,12 +351,13 @@ def test_a_password_that_is_also_part_of_the_url_still_reaches_the_server(tmp_pa
 
 def srv_versions(srv):
     from rra.ucondb import open_ucondb
+
     return open_ucondb(srv.url, "test01", "configuration").versions()
 
 
-def test_a_readable_archiver_env_holding_a_secret_is_warned_about_once(tmp_path, monkeypatch,
-                                                                       caplog):
+def test_a_readable_archiver_env_holding_a_secret_is_warned_about_once(tmp_path, monkeypatch, caplog):
     from rra import config
+
     env = tmp_path / "archiver.env"
     env.write_text("UCONDB_PASSWORD=hunter2\n")
     env.chmod(0o640)
@@ -362,6 +379,7 @@ def test_a_readable_archiver_env_holding_a_secret_is_warned_about_once(tmp_path,
 
 def test_a_run_beyond_the_file_or_byte_limit_fails_alone_with_the_limit_named(tmp_path):
     import os
+
     records = make_records(tmp_path / "records", 600, 4)
     for run in ("601", "602"):
         (records / run).chmod(0o755)
@@ -382,8 +400,9 @@ def test_a_run_beyond_the_file_or_byte_limit_fails_alone_with_the_limit_named(tm
 def test_the_exit_watchdog_ends_a_process_whose_exit_would_hang():
     # A non-daemon thread that never ends would keep the interpreter from exiting, as the
     # blocked doit workers did; the watchdog armed after run_all exits with the code.
-    code = ("import threading, time\nfrom rra import shutdown\nshutdown._exit_within(0.5, 7)\n"
-            "threading.Thread(target=time.sleep, args=(600,)).start()\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=str(ROOT), timeout=120)
+    code = (
+        "import threading, time\nfrom rra import shutdown\nshutdown._exit_within(0.5, 7)\n"
+        "threading.Thread(target=time.sleep, args=(600,)).start()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT), timeout=120)
     assert proc.returncode == 7 and "exiting now" in proc.stderr, proc.stderr

@@ -1,4 +1,5 @@
 """Sealed runs cost no tasks; any change to the record, or naming the run, brings it back."""
+
 import os
 import subprocess
 
@@ -20,13 +21,13 @@ def test_sealed_runs_load_no_tasks_until_their_record_changes(tmp_path):
     cfg = write_config(tmp_path, records)
     assert doit(cfg).returncode == 0
     assert listed(cfg) == []
-    assert "now: 3 of 3 runs archived and validated (3 sealed before, 0 validated by this " \
-        "invocation)" in doit(cfg).stdout
+    assert (
+        "now: 3 of 3 runs archived and validated (3 sealed before, 0 validated by this invocation)" in doit(cfg).stdout
+    )
     assert len(listed(cfg, "full=1")) == 15
 
     stop_run(records, 12)  # metadata.txt appended: the run comes back
-    assert listed(cfg) == ["%s:12" % s for s in ("artdaqdb", "blob", "fhiclize", "ucondb",
-                                                 "validate")]
+    assert listed(cfg) == ["%s:12" % s for s in ("artdaqdb", "blob", "fhiclize", "ucondb", "validate")]
     assert "validate:12" in executed(doit(cfg))
     assert listed(cfg) == []
 
@@ -63,8 +64,7 @@ def test_batch_size_takes_the_oldest_runs_first(tmp_path):
 
 
 def sh(*args):
-    return subprocess.run([str(ROOT / "run_archiver.sh"), *map(str, args)], capture_output=True,
-                          text=True)
+    return subprocess.run([str(ROOT / "run_archiver.sh"), *map(str, args)], capture_output=True, text=True)
 
 
 def test_run_archiver_sh_legacy_flags(tmp_path):
@@ -75,17 +75,16 @@ def test_run_archiver_sh_legacy_flags(tmp_path):
     assert {t.split(":")[0] for t in executed(out)} == {"fhiclize", "artdaqdb"}
     dry = sh(cfg, "--dry-run")
     assert dry.returncode == 0
-    assert dry.stdout.splitlines() == ["%s:%d" % (s, r) for r in (50, 51, 52)
-                                       for s in ("blob", "ucondb", "validate")] + [
-        "dry run: 3 runs, 9 tasks would run (nothing was run)"]
+    assert dry.stdout.splitlines() == [
+        "%s:%d" % (s, r) for r in (50, 51, 52) for s in ("blob", "ucondb", "validate")
+    ] + ["dry run: 3 runs, 9 tasks would run (nothing was run)"]
     out = sh(cfg, "--migrate-only", "-n", "2")
     assert out.returncode == 0, out.stdout + out.stderr
     assert {t.split(":")[0] for t in executed(out)} == {"blob", "ucondb", "validate"}
     out = sh(cfg, "--report-status")
     assert out.returncode == 0 and "every run on disk is archived" in out.stdout
     out = sh(cfg, "--run", 51)
-    assert out.returncode == 0 and "validate:51" in executed(out) and "validate:50" not in \
-        executed(out)
+    assert out.returncode == 0 and "validate:51" in executed(out) and "validate:50" not in executed(out)
     assert sh(cfg, "--run", "x").returncode == 1
     out = sh(cfg, "--compare-state")
     assert out.returncode == 0 and "live: artdaqDB holds 3 runs" in out.stdout

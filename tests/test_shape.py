@@ -1,4 +1,5 @@
 """The shape of the code, checked: no import cycle among rra's modules, one exception root."""
+
 import ast
 import importlib
 import inspect
@@ -24,7 +25,7 @@ def imports(name, path, known):
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
-            base = package.split(".")[:len(package.split(".")) - node.level + 1] if node.level else []
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
             target = ".".join(base + ([node.module] if node.module else [])) if node.level else node.module
             subs = [target + "." + a.name for a in node.names if target + "." + a.name in known]
             found.update(subs if subs and len(subs) == len(node.names) else [target] + subs)
@@ -46,6 +47,7 @@ def test_no_import_cycle_among_rras_modules():
             if other not in state:
                 visit(other, path + [name])
         state[name] = 2
+
     for name in sorted(graph):
         if name not in state:
             visit(name, [])
@@ -56,7 +58,11 @@ def test_every_error_rra_raises_has_one_root():
     for info in pkgutil.walk_packages(rra.__path__, "rra."):
         module = importlib.import_module(info.name)
         for name, cls in inspect.getmembers(module, inspect.isclass):
-            if cls.__module__ == module.__name__ and issubclass(cls, Exception) \
-                    and not issubclass(cls, RraError) and not name.startswith("_"):
+            if (
+                cls.__module__ == module.__name__
+                and issubclass(cls, Exception)
+                and not issubclass(cls, RraError)
+                and not name.startswith("_")
+            ):
                 strays.append("%s.%s" % (module.__name__, name))
     assert not strays, "errors outside rra.errors.RraError: %s" % ", ".join(strays)

@@ -2,6 +2,7 @@
 embedded UconDB (or the test server where HTTP matters): what every stage writes, adopts,
 replaces and refuses, without doit. What only doit shows (the graph, signals, workers) is in
 test_pipeline, test_graph and test_operations."""
+
 import hashlib
 import io
 import json
@@ -40,7 +41,7 @@ def build(archive, run, until="validate", start="fhiclize"):
         "ucondb": lambda: ucondb.upload(archive, run),
         "validate": lambda: validate.validate(archive, run, discovery.signature(record)),
     }
-    for name in NAMES[NAMES.index(start):NAMES.index(until) + 1]:
+    for name in NAMES[NAMES.index(start) : NAMES.index(until) + 1]:
         actions_of[name]()
 
 
@@ -56,7 +57,7 @@ def test_the_chain_writes_each_target_in_turn_with_what_the_next_stage_trusts(tw
     for stage in NAMES[:5]:
         build(archive, 500, stage, start=stage)
         done = [s.NAME for s in STAGES[:5] if s.target(layout, 500).exists()]
-        assert done == list(NAMES[:NAMES.index(stage) + 1])  # this stage's target, none later
+        assert done == list(NAMES[: NAMES.index(stage) + 1])  # this stage's target, none later
     manifest = fhiclset.read_manifest(layout.fhicl_dir(500))
     stored = json.loads(layout.artdaqdb_marker(500).read_text())
     assert stored["version"] == "500/%s" % manifest["config_name"]
@@ -66,7 +67,9 @@ def test_the_chain_writes_each_target_in_turn_with_what_the_next_stage_trusts(tw
     uploaded = json.loads(layout.ucondb_marker(500).read_text())
     assert uploaded["md5"] == hashlib.md5(data).hexdigest() and uploaded["adopted"] is False
     assert layout.validated(500).read_text() == "%s  blob.txt\nversion_id %s\n" % (
-        uploaded["md5"], uploaded["version_id"])
+        uploaded["md5"],
+        uploaded["version_id"],
+    )
     # sealed: the validation record carries the record's signature
     assert discovery.is_sealed(str(records / "500"), str(layout.validated(500)))
 
@@ -135,8 +138,7 @@ def test_the_registry_becomes_one_task_per_stage_and_run_and_sealed_runs_none(tw
     build(archive, 500)
     named = ["%s:%s" % (t["basename"], t["name"]) for t in rules.tasks(archive) if t.get("name")]
     assert named == ["%s:501" % s for s in NAMES[:5]]  # 500 is sealed: no task loaded
-    task = next(t for t in rules.tasks(archive, forced={500}) if t.get("name") == "500"
-                and t["basename"] == "ucondb")
+    task = next(t for t in rules.tasks(archive, forced={500}) if t.get("name") == "500" and t["basename"] == "ucondb")
     assert task["file_dep"] == [str(blob.target(archive.layout, 500))]
     assert task["targets"] == [str(ucondb.target(archive.layout, 500))]
 
@@ -197,6 +199,7 @@ def test_the_reporter_reports_and_leaves_failure_records_and_seals_to_outcomes(t
     from doit.task import Task
 
     from rra import reporter
+
     archive, records = two_runs
     build(archive, 500)
     out = io.StringIO()
@@ -216,6 +219,7 @@ def test_the_reporter_reports_and_leaves_failure_records_and_seals_to_outcomes(t
 
 def test_recover_verifies_what_the_databases_hold_and_plans_the_rest(two_runs):
     from rra import recover
+
     archive, _ = two_runs
     build(archive, 500)
     build(archive, 501, "artdaqdb")

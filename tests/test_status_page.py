@@ -1,5 +1,6 @@
 """The status page (rendered by a real headless chromium), the Prometheus textfile (parsed by
 prometheus_client), the invocation history and the census behind them, on real archives."""
+
 import html
 import json
 import os
@@ -19,9 +20,18 @@ from rra.layout import Layout
 SECRET = "Page-Secret-9"
 CHROMIUM = shutil.which("chromium")
 need_chromium = pytest.mark.skipif(
-    not CHROMIUM, reason="needs Debian's chromium (apt-get install -y chromium; .ci/run installs it)")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-sync", "--hide-scrollbars"]
+    not CHROMIUM, reason="needs Debian's chromium (apt-get install -y chromium; .ci/run installs it)"
+)
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
 
 
 def rra(cfg, *args):
@@ -37,8 +47,7 @@ def archive(tmp_path_factory):
     bad = records / "107" / "boot.txt"
     bad.unlink()
     bad.symlink_to("/etc/hostname")
-    cfg = write_config(top, records, ucon=("sqlite://${app.work_dir}/ucondb.sqlite", "writer",
-                                           SECRET))
+    cfg = write_config(top, records, ucon=("sqlite://${app.work_dir}/ucondb.sqlite", "writer", SECRET))
     assert doit(cfg).returncode == 1
     stop_run(records, 109)
     make_records(records, 110, 2)
@@ -47,9 +56,19 @@ def archive(tmp_path_factory):
 
 def browse(tmp_path, url, *args):
     """Headless chromium on url (DOM on stdout); every network event in tmp_path/net.json."""
-    out = subprocess.run([CHROMIUM, *FLAGS, "--user-data-dir=%s" % (tmp_path / "profile"),
-                          "--log-net-log=%s" % (tmp_path / "net.json"), *args, url],
-                         capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        [
+            CHROMIUM,
+            *FLAGS,
+            "--user-data-dir=%s" % (tmp_path / "profile"),
+            "--log-net-log=%s" % (tmp_path / "net.json"),
+            *args,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout
 
@@ -58,8 +77,11 @@ def page_requests(netlog):
     """URLs the page asked for: chromium's own requests (updates, accounts) are 'not an origin'."""
     log = json.loads(Path(netlog).read_text())
     start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
-    return [ev["params"]["url"] for ev in log["events"] if ev["type"] == start
-            and "url" in ev.get("params", {}) and ev["params"].get("initiator") != "not an origin"]
+    return [
+        ev["params"]["url"]
+        for ev in log["events"]
+        if ev["type"] == start and "url" in ev.get("params", {}) and ev["params"].get("initiator") != "not an origin"
+    ]
 
 
 def png_rows(path):
@@ -68,8 +90,8 @@ def png_rows(path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat = 8, b""
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width, height, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
         elif kind == b"IDAT":
@@ -79,7 +101,7 @@ def png_rows(path):
     bpp, raw = 3 if ctype == 2 else 4, zlib.decompress(idat)
     stride, prev, rows = width * bpp, bytearray(width * bpp), []
     for y in range(height):
-        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         for x in range(stride) if kind else ():
             a = line[x - bpp] if x >= bpp else 0
             b, c = prev[x], prev[x - bpp] if x >= bpp else 0
@@ -100,7 +122,7 @@ def png_rows(path):
 
 def places(rows, bpp, color):
     """How many separate bands of rows show the color (e.g. the legend and the strip: 2)."""
-    rgb = bytes(int(color[i:i + 2], 16) for i in (1, 3, 5))
+    rgb = bytes(int(color[i : i + 2], 16) for i in (1, 3, 5))
     ys = [y for y, row in enumerate(rows) if _has(row, rgb, bpp)]
     return sum(1 for i, y in enumerate(ys) if i == 0 or ys[i - 1] + 1 != y)
 
@@ -128,11 +150,11 @@ def test_page_renders_in_chromium_with_counts_failures_and_masked_config(archive
 
     dom = browse(tmp_path, index.as_uri(), "--dump-dom")
     text = strip_tags(dom)
-    assert "1 run failed" in text                   # the banner
+    assert "1 run failed" in text  # the banner
     assert "11runs on disk" in text and "8validated" in text and "1failed" in text
     assert "2 runs on disk not yet archived: 110-111" in text
     assert "symbolic link" in text and "./run_archiver.sh CONFIG --run 107" in text
-    assert "fhiclize" in text and "104" in text      # the gap, in the stages table
+    assert "fhiclize" in text and "104" in text  # the gap, in the stages table
     assert str(cfg) in text and "ucon_db.writer_password" in text and SECRET not in text
     assert 'href="runs/107.html"' in dom and 'title="107 failed at fhiclize' in dom
     assert page_requests(tmp_path / "net.json") == []
@@ -155,12 +177,13 @@ def test_page_renders_in_chromium_with_counts_failures_and_masked_config(archive
 def test_the_request_check_sees_a_page_that_fetches(tmp_path):
     """The check above is not vacuous: a page that fetches shows its requests in the log."""
     control = tmp_path / "control.html"
-    control.write_text('<!DOCTYPE html><html><head><style>body{background:url(http://127.0.0.1:9/'
-                       'b.png)}</style></head><body><img src="https://127.0.0.1:9/x.png"></body>'
-                       '</html>')
+    control.write_text(
+        "<!DOCTYPE html><html><head><style>body{background:url(http://127.0.0.1:9/"
+        'b.png)}</style></head><body><img src="https://127.0.0.1:9/x.png"></body>'
+        "</html>"
+    )
     browse(tmp_path, control.as_uri(), "--dump-dom")
-    assert sorted(page_requests(tmp_path / "net.json")) == ["http://127.0.0.1:9/b.png",
-                                                             "https://127.0.0.1:9/x.png"]
+    assert sorted(page_requests(tmp_path / "net.json")) == ["http://127.0.0.1:9/b.png", "https://127.0.0.1:9/x.png"]
 
 
 def test_json_has_what_the_page_shows(archive, tmp_path):
@@ -169,13 +192,27 @@ def test_json_has_what_the_page_shows(archive, tmp_path):
     assert out.returncode == 0, out.stderr
     rep = json.loads(out.stdout)
     assert rep["schema"] == 2 and SECRET not in out.stdout
-    assert rep["states"] == {"sealed": 7, "archived": 0, "partial": 0, "waiting": 2, "changed": 1,
-                             "gone": 0, "failed": 1, "gap": 1}
-    assert rep["strip"] == [[100, 103, "sealed"], [104, 104, "gap"], [105, 106, "sealed"],
-                            [107, 107, "failed"], [108, 108, "sealed"], [109, 109, "changed"],
-                            [110, 111, "waiting"]]
+    assert rep["states"] == {
+        "sealed": 7,
+        "archived": 0,
+        "partial": 0,
+        "waiting": 2,
+        "changed": 1,
+        "gone": 0,
+        "failed": 1,
+        "gap": 1,
+    }
+    assert rep["strip"] == [
+        [100, 103, "sealed"],
+        [104, 104, "gap"],
+        [105, 106, "sealed"],
+        [107, 107, "failed"],
+        [108, 108, "sealed"],
+        [109, 109, "changed"],
+        [110, 111, "waiting"],
+    ]
     assert rep["sealed"] == [[100, 103], [105, 106], [108, 108]]
-    fail, = rep["failed"]
+    (fail,) = rep["failed"]
     assert fail["run"] == 107 and fail["error"].startswith("[run 107] [fhiclize] ")
     assert not fail["cause"].startswith("[")
     assert "symbolic link" in fail["cause"] and "--run 107" in fail["advice"]
@@ -197,8 +234,10 @@ def test_census_agrees_with_a_plain_look_at_every_file(archive):
         assert [(f["run"], f["stage"]) for f in found.failed] == [(107, "fhiclize")]
         assert found.changed == [109] and found.sealed == sealed.sealed
     # a failure recorded after the seal (a forced rebuild that failed) is still seen
-    atomic.write_text(layout.failure(103, "blob"), json.dumps(
-        {"run": 103, "stage": "blob", "error": "[run 103] [blob] forced and failed"}))
+    atomic.write_text(
+        layout.failure(103, "blob"),
+        json.dumps({"run": 103, "stage": "blob", "error": "[run 103] [blob] forced and failed"}),
+    )
     try:
         again = census.take(layout, cfg.run_records_dir)
         assert [(f["run"], f["stage"]) for f in again.failed] == [(103, "blob"), (107, "fhiclize")]
@@ -209,8 +248,13 @@ def test_census_agrees_with_a_plain_look_at_every_file(archive):
 def plain_look(layout):
     """Each stage's runs by a stat of every target (what `rra report` did before rra.census)."""
     worked = [int(n) for n in os.listdir(layout.runs_dir)]
-    paths = {"fhiclize": layout.fhicl_manifest, "artdaqdb": layout.artdaqdb_marker,
-             "blob": layout.blob, "ucondb": layout.ucondb_marker, "validate": layout.validated}
+    paths = {
+        "fhiclize": layout.fhicl_manifest,
+        "artdaqdb": layout.artdaqdb_marker,
+        "blob": layout.blob,
+        "ucondb": layout.ucondb_marker,
+        "validate": layout.validated,
+    }
     return {stage: {r for r in worked if path(r).exists()} for stage, path in paths.items()}
 
 
@@ -231,10 +275,13 @@ def test_prometheus_textfile_after_each_invocation(tmp_path):
             assert family.type == "gauge" and family.documentation
             assert all(s.timestamp is None for s in family.samples)  # node_exporter refuses them
             assert all(s.labels["work_dir"] == str(tmp_path / "work") for s in family.samples)
-        return {(s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k != "work_dir"))):
-                s.value for f in families.values() for s in f.samples}
+        return {
+            (s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k != "work_dir"))): s.value
+            for f in families.values()
+            for s in f.samples
+        }
 
-    assert doit(cfg).returncode == 1    # 4 of 6 runs (batch_size), 503 fails
+    assert doit(cfg).returncode == 1  # 4 of 6 runs (batch_size), 503 fails
     m = metrics()
     assert m["rra_runs", (("stage", "record"),)] == 6
     assert m["rra_runs", (("stage", "validate"),)] == 3
@@ -250,7 +297,7 @@ def test_prometheus_textfile_after_each_invocation(tmp_path):
     assert sorted(os.listdir(prom.parent)) == ["rra.prom"]  # no temp file left for the collector
 
     bad.write_bytes(good)
-    assert doit(cfg).returncode == 0    # 503 fixed, the last two runs archived
+    assert doit(cfg).returncode == 0  # 503 fixed, the last two runs archived
     m = metrics()
     assert m["rra_runs", (("stage", "validate"),)] == 6 and m["rra_runs_failed", ()] == 0
     assert m["rra_runs_waiting", ()] == 0 and ("rra_oldest_waiting_run", ()) not in m
@@ -260,7 +307,7 @@ def test_prometheus_textfile_after_each_invocation(tmp_path):
     ended = m["rra_last_invocation_timestamp_seconds", ()]
     assert m["rra_last_success_timestamp_seconds", ()] == ended
 
-    assert doit(cfg).returncode == 0    # an idle tick: sealed runs, nothing to do
+    assert doit(cfg).returncode == 0  # an idle tick: sealed runs, nothing to do
     m = metrics()
     assert m["rra_runs_state", (("state", "sealed"),)] == 6  # the running run too, until it stops
     assert m["rra_last_invocation_runs_archived", ()] == 0
@@ -273,8 +320,7 @@ def test_textfile_problem_is_one_warning_and_the_archive_goes_on(tmp_path):
     records = make_records(tmp_path / "records", 600, 2)
     (tmp_path / "file").write_text("not a directory")
     cfg = write_config(tmp_path, records)
-    cfg.write_text(cfg.read_text() + "metrics:\n  prometheus_textfile: %s\n"
-                   % (tmp_path / "file" / "rra.prom"))
+    cfg.write_text(cfg.read_text() + "metrics:\n  prometheus_textfile: %s\n" % (tmp_path / "file" / "rra.prom"))
     out = doit(cfg)
     assert out.returncode == 0, out.stderr
     assert "prometheus metrics not written: cannot write" in out.stderr
@@ -283,6 +329,7 @@ def test_textfile_problem_is_one_warning_and_the_archive_goes_on(tmp_path):
 
 def test_history_folds_idle_ticks_and_stays_bounded(tmp_path):
     from collections import Counter
+
     busy = Counter({("validate", "done"): 5, ("fhiclize", "done"): 5})
     data = {"invocations": [], "last_success": None}
     data = history.add(data, history.entry(busy, 2.0, now=1000))
@@ -302,13 +349,22 @@ def test_history_folds_idle_ticks_and_stays_bounded(tmp_path):
 
 
 def test_strip_collapses_alike_rows_and_keeps_each_failure(tmp_path):
-    spans = [[1000, 1499, "sealed"], [1500, 1549, "gap"], [1550, 2206, "sealed"],
-             [2207, 2208, "failed"], [2209, 2350, "sealed"],
-             [2351, 2360, "waiting"]]
+    spans = [
+        [1000, 1499, "sealed"],
+        [1500, 1549, "gap"],
+        [1550, 2206, "sealed"],
+        [2207, 2208, "failed"],
+        [2209, 2350, "sealed"],
+        [2351, 2360, "waiting"],
+    ]
     rows = htmlpage.strip_rows(spans)
     assert [(a, b, whole) for a, b, _, whole in rows] == [
-        (1000, 1499, True), (1500, 1599, False), (1600, 2199, True), (2200, 2299, False),
-        (2300, 2360, False)]
+        (1000, 1499, True),
+        (1500, 1599, False),
+        (1600, 2199, True),
+        (2200, 2299, False),
+        (2300, 2360, False),
+    ]
     assert rows[3][2] == [(2200, 2206, "sealed"), (2207, 2208, "failed"), (2209, 2299, "sealed")]
     rep = synthetic_report(spans)
     page = htmlpage.render(rep, linked={2207})
@@ -321,14 +377,23 @@ def synthetic_report(spans):
     states = {r: s for a, b, s in spans for r in range(a, b + 1) if s != "gap"}
     on_disk = sorted(states)
     validated = sorted(r for r, s in states.items() if s == "sealed")
-    failed = [{"run": r, "stage": "ucondb", "error": "[run %d] [ucondb] 503" % r, "time": "t"}
-              for r, s in states.items() if s == "failed"]
-    rep = {"host": "h", "generated": "now", "work_dir": "/w", "run_records_dir": "/r",
-           "stages": {"record": report._stage(on_disk),
-                      **{s: report._stage(validated) for s in report.STAGES[1:]}},
-           "failed": failed, "changed": [], "missing_records": [],
-           "not_archived": sorted(r for r, s in states.items() if s == "waiting"),
-           "sealed": report.ranges(validated)}
+    failed = [
+        {"run": r, "stage": "ucondb", "error": "[run %d] [ucondb] 503" % r, "time": "t"}
+        for r, s in states.items()
+        if s == "failed"
+    ]
+    rep = {
+        "host": "h",
+        "generated": "now",
+        "work_dir": "/w",
+        "run_records_dir": "/r",
+        "stages": {"record": report._stage(on_disk), **{s: report._stage(validated) for s in report.STAGES[1:]}},
+        "failed": failed,
+        "changed": [],
+        "missing_records": [],
+        "not_archived": sorted(r for r, s in states.items() if s == "waiting"),
+        "sealed": report.ranges(validated),
+    }
     rep["recommendations"] = report.recommend(rep)
     rep["strip"] = overview.spans(overview.run_states(rep))
     rep["states"] = {s: sum(1 for v in states.values() if v == s) for s in overview.STATES}

@@ -4,6 +4,7 @@ Every quoted message is read out of the page; its fixed parts (between `<placeho
 `...`) must each be text of a string in the source that prints it. A message rra no longer
 prints fails here with its line number, so the page stays true.
 """
+
 import ast
 import importlib.util
 import re
@@ -18,9 +19,11 @@ SPAN = re.compile(r"``\s?(.+?)\s?``|`([^`]+)`")
 # <placeholders>, "...", and numbers (a timeout, a status code, a count) stand for what varies.
 PLACEHOLDER = re.compile(r"<[^<>]*>|\.\.\.|\[\.\.\.\]|\b\d+s?\b")
 # Spans that are commands, keys or file names, not messages.
-NOT_A_MESSAGE = re.compile(r"^(rra --config |rra (report|recover|status|fhiclize|fhicl|artdaqdb"
-                           r"|check-config)\b(?!:)|\./run_archiver\.sh \$CFG"
-                           r"|doit |cat |ls |grep |sed |curl |df |chmod )")
+NOT_A_MESSAGE = re.compile(
+    r"^(rra --config |rra (report|recover|status|fhiclize|fhicl|artdaqdb"
+    r"|check-config)\b(?!:)|\./run_archiver\.sh \$CFG"
+    r"|doit |cat |ls |grep |sed |curl |df |chmod )"
+)
 
 
 def messages():
@@ -47,9 +50,13 @@ def _constants(path):
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr):
-            found.append("".join(v.value if isinstance(v, ast.Constant) else "\0"
-                                 for v in node.values if isinstance(v, (ast.Constant,
-                                                                        ast.FormattedValue))))
+            found.append(
+                "".join(
+                    v.value if isinstance(v, ast.Constant) else "\0"
+                    for v in node.values
+                    if isinstance(v, (ast.Constant, ast.FormattedValue))
+                )
+            )
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             found.append(node.value)
     return found
@@ -63,8 +70,7 @@ def _package_dir(name):
 def pool():
     """The strings of rra, its rules and dodo.py, the wrapper script, and the libraries whose
     messages the page quotes."""
-    files = list((ROOT / "rra").rglob("*.py")) + list((ROOT / "rules").glob("*.py")) + \
-        [ROOT / "dodo.py"]
+    files = list((ROOT / "rra").rglob("*.py")) + list((ROOT / "rules").glob("*.py")) + [ROOT / "dodo.py"]
     for lib in ("doit", "click", "requests", "urllib3"):
         where = _package_dir(lib)
         if where:
@@ -97,16 +103,23 @@ def _outside():
     """Words rra passes on from Python, SQLite and the UconDB server (the test server speaks them)."""
     import errno
     import os
+
     words = [os.strerror(n) for n in errno.errorcode]
-    words += ["'utf-8' codec can't decode byte", "unable to open database file", "database is locked",
-              "No such file or directory", "Errno 2"]
+    words += [
+        "'utf-8' codec can't decode byte",
+        "unable to open database file",
+        "database is locked",
+        "No such file or directory",
+        "Errno 2",
+    ]
     import getopt
     import http.client
+
     words += list(http.client.responses.values()) + _constants(Path(getopt.__file__))
     words += _constants(ROOT / "tests" / "testserver.py")
     # the C++ artdaq_database and fhicl-cpp (their text reaches the FAILED line as it is;
     # tests/test_artdaqdb_cpp.py provokes them with the real library)
-    words += ['detected at or near line', 'of file "-";', "Failed to load 1 file(s).", "in fhicl_to_json"]
+    words += ["detected at or near line", 'of file "-";', "Failed to load 1 file(s).", "in fhicl_to_json"]
     return words
 
 
@@ -121,8 +134,7 @@ def test_every_quoted_message_is_printed_by_the_code():
     for number, message in messages():
         lost = [f for f in fragments(message) if f not in text]
         if lost:
-            missing.append("docs/troubleshooting.md:%d: %r (not in the source: %r)"
-                           % (number, message, lost))
+            missing.append("docs/troubleshooting.md:%d: %r (not in the source: %r)" % (number, message, lost))
     assert not missing, "\n".join(missing)
 
 

@@ -5,8 +5,18 @@ import subprocess
 
 import pytest
 
-from rra.ucondb import (EmbeddedUconDB, KeyExists, UconDB, UconDBAuthError, UconDBConnectionError, UconDBError,
-                        UconDBNotFound, UconDBTimeout, UconDBTLSError, open_ucondb)
+from rra.ucondb import (
+    EmbeddedUconDB,
+    KeyExists,
+    UconDB,
+    UconDBAuthError,
+    UconDBConnectionError,
+    UconDBError,
+    UconDBNotFound,
+    UconDBTimeout,
+    UconDBTLSError,
+    open_ucondb,
+)
 from rra.ucondb.meta import adler32
 from testserver import TestServer
 
@@ -45,8 +55,12 @@ def test_put_get_round_trip(db, server):
     assert meta.folder == "public.test01" and meta.object == "configuration" and meta.tr > 0
     got, gmeta = db.get(1000)
     assert got == data
-    assert (gmeta.version_id, gmeta.key, gmeta.size, gmeta.adler32) == \
-        (meta.version_id, "1000", len(data), adler32(data))
+    assert (gmeta.version_id, gmeta.key, gmeta.size, gmeta.adler32) == (
+        meta.version_id,
+        "1000",
+        len(data),
+        adler32(data),
+    )
     assert gmeta.md5 == meta.md5 and len(gmeta.md5) == 32 and gmeta.tags == ("1000",)
     assert db.keys() == ["1000"] and db.meta(1000).version_id == meta.version_id and db.meta(999) is None
     with pytest.raises(UconDBNotFound, match="Version not found"):
@@ -189,9 +203,28 @@ def test_connection_refused(tmp_path):
 @pytest.fixture(scope="module")
 def cert(tmp_path_factory):
     d = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-keyout", d / "key.pem", "-out", d / "cert.pem", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            d / "key.pem",
+            "-out",
+            d / "cert.pem",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return d / "cert.pem", d / "key.pem"
 
 
@@ -202,8 +235,9 @@ def test_tls_verified_by_default(tmp_path, cert, caplog):
         assert srv.url.startswith("https://")
         with pytest.raises(UconDBTLSError, match="ca_bundle"):
             UconDB(srv.url, "test01", "configuration", **FAST).version()
-        trusted = UconDB(srv.url, "test01", "configuration", user="writer", password=PASSWORD,
-                         ca_bundle=certfile, **FAST)
+        trusted = UconDB(
+            srv.url, "test01", "configuration", user="writer", password=PASSWORD, ca_bundle=certfile, **FAST
+        )
         assert trusted.put(1, b"over tls").key == "1" and trusted.get(1)[0] == b"over tls"
         with caplog.at_level(logging.WARNING, logger="rra.ucondb"):
             insecure = UconDB(srv.url, "test01", "configuration", verify_tls=False, **FAST)

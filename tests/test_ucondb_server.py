@@ -15,8 +15,9 @@ AUTH = HTTPDigestAuth("writer", "pw")
 
 @pytest.fixture
 def srv(tmp_path):
-    with TestServer(tmp_path / "s.sqlite", folders=["test01", "other"], objects=["configuration"],
-                    password="pw") as server:
+    with TestServer(
+        tmp_path / "s.sqlite", folders=["test01", "other"], objects=["configuration"], password="pw"
+    ) as server:
         yield server
 
 
@@ -30,8 +31,12 @@ def get(srv, path, **params):
 
 def test_reads(srv):
     r = get(srv, "version")
-    assert (r.status_code, r.text, r.headers["Content-Type"], r.headers["Connection"]) == \
-        (200, "3.9.7", "text/html; charset=UTF-8", "close")
+    assert (r.status_code, r.text, r.headers["Content-Type"], r.headers["Connection"]) == (
+        200,
+        "3.9.7",
+        "text/html; charset=UTF-8",
+        "close",
+    )
     r = get(srv, "folders")
     assert r.json() == ["other", "test01"] and r.headers["Content-Type"] == "text/json; charset=UTF-8"
     assert r.headers["Content-Length"] == str(len(r.content))  # as the real server sends it
@@ -46,17 +51,35 @@ def test_write_then_read(srv):
     r = post(srv, "data/test01/configuration", b"payload", key="12345", tag=["12345", "x"], full_meta="yes")
     assert r.status_code == 200 and r.headers["Content-Type"] == "text/json; charset=UTF-8"
     meta = r.json()
-    assert set(meta) == {"object", "folder", "tv", "tr", "tags", "adler32", "uadler32", "data_size", "data_key",
-                         "id", "key"}
-    assert (meta["folder"], meta["key"], meta["tags"], meta["data_size"]) == \
-        ("public.test01", "12345", ["12345", "x"], 7)
+    assert set(meta) == {
+        "object",
+        "folder",
+        "tv",
+        "tr",
+        "tags",
+        "adler32",
+        "uadler32",
+        "data_size",
+        "data_key",
+        "id",
+        "key",
+    }
+    assert (meta["folder"], meta["key"], meta["tags"], meta["data_size"]) == (
+        "public.test01",
+        "12345",
+        ["12345", "x"],
+        7,
+    )
     assert meta["adler32"] == meta["uadler32"] == adler32(b"payload") and isinstance(meta["data_key"], str)
     for path in ("data/test01/configuration/key=12345", "get/test01/configuration/key=12345"):
         r = get(srv, path)
         assert r.content == b"payload" and r.headers["Content-Type"] == "application/octet-stream"
         h = r.headers
-        assert (h["X-UConDB-version-id"], h["X-UConDB-version-key"], h["X-UConDB-data-size"]) == \
-            (str(meta["id"]), "12345", "7")
+        assert (h["X-UConDB-version-id"], h["X-UConDB-version-key"], h["X-UConDB-data-size"]) == (
+            str(meta["id"]),
+            "12345",
+            "7",
+        )
         assert h["X-UConDB-adler32"] == str(adler32(b"payload")) and h["X-UConDB-data-key"] == meta["data_key"]
         assert json.loads(h["X-UConDB-metadata"])["id"] == meta["id"] and float(h["X-UConDB-tr"]) == meta["tr"]
     assert get(srv, "data/test01/configuration", key="12345", meta_only="yes").json() == meta
@@ -73,8 +96,9 @@ def test_duplicate_key_is_500_application_error(srv):
     assert post(srv, "data/test01/configuration", b"a", key="7").status_code == 200
     r = post(srv, "data/test01/configuration", b"b", key="7", override="no")
     assert (r.status_code, r.reason) == (500, "Application Error")
-    assert re.search(r"<h2>Application error</h2>\s*<h3>Version of object configuration with key 7 already exists</h3>",
-                     r.text)
+    assert re.search(
+        r"<h2>Application error</h2>\s*<h3>Version of object configuration with key 7 already exists</h3>", r.text
+    )
     r = post(srv, "data/test01/configuration", b"b", key="7", override="yes", full_meta="yes")
     assert r.status_code == 200 and r.json()["key"] == "7"
     keys = [v["key"] for v in get(srv, "versions", folder="test01", object="configuration").json()]
@@ -137,5 +161,6 @@ def test_random_faults_are_seeded(tmp_path):
     def run():
         with TestServer(tmp_path / "s.sqlite", p_503=0.5, seed=7) as srv:
             return [get(srv, "version").status_code for _ in range(20)]
+
     first = run()
     assert first == run() and 503 in first and 200 in first

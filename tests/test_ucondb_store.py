@@ -87,8 +87,10 @@ WORKER = textwrap.dedent("""
 
 def test_concurrent_processes(tmp_path):
     path = str(tmp_path / "ucondb.sqlite")
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, path, str(p)], stdout=subprocess.PIPE, text=True)
-             for p in range(1, 5)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WORKER, path, str(p)], stdout=subprocess.PIPE, text=True)
+        for p in range(1, 5)
+    ]
     results = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
     assert all(p.returncode == 0 for p in procs)
     ids = [i for r in results for i in r["ids"]]

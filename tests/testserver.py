@@ -34,14 +34,35 @@ class TestServer:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, db, folders=("test01",), objects=None, user="writer", password="secret",
-                 namespace="public", version="3.9.7", prefix="/app", host="127.0.0.1", port=0,
-                 certfile=None, keyfile=None, readonly=False, latency_ms=0, p_503=0.0, p_hang=0.0,
-                 p_reset=0.0, hang_s=5.0, seed=None, nonce_ttl=300.0):
+    def __init__(
+        self,
+        db,
+        folders=("test01",),
+        objects=None,
+        user="writer",
+        password="secret",
+        namespace="public",
+        version="3.9.7",
+        prefix="/app",
+        host="127.0.0.1",
+        port=0,
+        certfile=None,
+        keyfile=None,
+        readonly=False,
+        latency_ms=0,
+        p_503=0.0,
+        p_hang=0.0,
+        p_reset=0.0,
+        hang_s=5.0,
+        seed=None,
+        nonce_ttl=300.0,
+    ):
         # One store per folder: the real server numbers versions and data rows per folder.
         db = Path(db)
-        self.stores = {f: Store(db.with_name("%s.%s%s" % (db.stem, f, db.suffix)), namespace=namespace,
-                                create=False) for f in folders}
+        self.stores = {
+            f: Store(db.with_name("%s.%s%s" % (db.stem, f, db.suffix)), namespace=namespace, create=False)
+            for f in folders
+        }
         for f, store in self.stores.items():
             store.add_folder(f)
             for o in objects or ():
@@ -73,8 +94,12 @@ class TestServer:
         return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}{self.prefix}"
 
     def start(self):
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"ucondb-testserver-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"ucondb-testserver-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -99,8 +124,9 @@ class TestServer:
     def count(self, method=None, path=""):
         """Requests seen so far, for a method and/or a path prefix such as '/data' or '/versions'."""
         with self._lock:
-            return sum(n for (m, p), n in self.requests.items()
-                       if (method is None or m == method) and p.startswith(path))
+            return sum(
+                n for (m, p), n in self.requests.items() if (method is None or m == method) and p.startswith(path)
+            )
 
     def fail_next(self, *faults, method=None, path=""):
         """Script faults for the next matching requests, in order: '503', '500', 'hang', 'reset', 'hang_after'."""
@@ -201,7 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, method):
         app = self.server.app
         split = urlsplit(self.path)
-        path = split.path[len(app.prefix):] if split.path.startswith(app.prefix + "/") else split.path
+        path = split.path[len(app.prefix) :] if split.path.startswith(app.prefix + "/") else split.path
         with app._lock:
             app.requests[(method, path)] += 1
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) if method != "GET" else b""
@@ -259,11 +285,19 @@ class _Request:
 
     def answer(self):
         self._sanitize()
-        route = {("GET", "version"): self.version, ("GET", "folders"): self.folders,
-                 ("GET", "objects"): self.objects, ("GET", "versions"): self.versions,
-                 ("GET", "get_blob"): self.get_blob, ("GET", "get"): self.get, ("GET", "data"): self.get,
-                 ("POST", "data"): self.put, ("PUT", "data"): self.put, ("POST", "put"): self.put,
-                 ("PUT", "put"): self.put}.get((self.method, self.op))
+        route = {
+            ("GET", "version"): self.version,
+            ("GET", "folders"): self.folders,
+            ("GET", "objects"): self.objects,
+            ("GET", "versions"): self.versions,
+            ("GET", "get_blob"): self.get_blob,
+            ("GET", "get"): self.get,
+            ("GET", "data"): self.get,
+            ("POST", "data"): self.put,
+            ("PUT", "data"): self.put,
+            ("POST", "put"): self.put,
+            ("PUT", "put"): self.put,
+        }.get((self.method, self.op))
         return route() if route else _text(404, "Not found")
 
     def _sanitize(self):
@@ -280,7 +314,7 @@ class _Request:
     def store(self, folder):
         """The folder's store, or None; the real server also takes the namespace-qualified name."""
         ns = self.app.namespace + "."
-        return self.app.stores.get(folder[len(ns):] if folder and folder.startswith(ns) else folder)
+        return self.app.stores.get(folder[len(ns) :] if folder and folder.startswith(ns) else folder)
 
     def params(self):
         """handler.parseArgs: folder/object/name=value path elements, then the query; no repeats."""
@@ -376,11 +410,18 @@ class _Request:
             return _text(404, "Version not found")
         if p.get("meta_only") == "yes":
             return _json(meta.to_json(), length=True)
-        headers = {"X-UConDB-product-version": self.app.server_version,
-                   "X-UConDB-version-id": meta.version_id, "X-UConDB-data-key": meta.data_key,
-                   "X-UConDB-version-key": meta.key or "null", "X-UConDB-data-size": meta.size,
-                   "X-UConDB-adler32": meta.adler32, "X-UConDB-tv": meta.tv, "X-UConDB-tr": meta.tr,
-                   "X-UConDB-metadata": json.dumps(meta.to_json()), "X-UConDB-metadata-format": "text/json"}
+        headers = {
+            "X-UConDB-product-version": self.app.server_version,
+            "X-UConDB-version-id": meta.version_id,
+            "X-UConDB-data-key": meta.data_key,
+            "X-UConDB-version-key": meta.key or "null",
+            "X-UConDB-data-size": meta.size,
+            "X-UConDB-adler32": meta.adler32,
+            "X-UConDB-tv": meta.tv,
+            "X-UConDB-tr": meta.tr,
+            "X-UConDB-metadata": json.dumps(meta.to_json()),
+            "X-UConDB-metadata-format": "text/json",
+        }
         return 200, "application/octet-stream", data, headers, False
 
     def put(self):
@@ -395,8 +436,7 @@ class _Request:
             return _text(400, "")
         folder = store_folder(store)
         realm = f"{app.namespace}.{folder}"
-        verdict = app._check_auth(self.handler.headers.get("Authorization"), self.method,
-                                  self.handler.path, realm)
+        verdict = app._check_auth(self.handler.headers.get("Authorization"), self.method, self.handler.path, realm)
         if verdict != "ok":
             challenge = {"WWW-Authenticate": app._challenge(realm)} if verdict == "challenge" else {}
             return 401, TEXT, b"Authorization required", challenge
@@ -417,7 +457,7 @@ class _Request:
 
 
 TEXT, JSON = "text/html; charset=UTF-8", "text/json; charset=UTF-8"
-SANITIZE = "<'>\\|"     # webpie's @sanitize refuses these in the path and in query values
+SANITIZE = "<'>\\|"  # webpie's @sanitize refuses these in the path and in query values
 UNSAFE = SANITIZE + ';"'  # handler.parseArgs refuses these in /data path elements
 
 
@@ -438,15 +478,19 @@ def _json(value, length=False):
 
 def _bad_request(message):
     """webob's 400 page, as webpie's @sanitize raises it."""
-    body = ("<html>\n <head>\n  <title>400 Bad Request</title>\n </head>\n <body>\n  <h1>400 Bad Request</h1>\n"
-            "  The server could not comply with the request since it is either malformed or otherwise "
-            "incorrect.\n%s\n\n\n </body>\n</html>" % message)
+    body = (
+        "<html>\n <head>\n  <title>400 Bad Request</title>\n </head>\n <body>\n  <h1>400 Bad Request</h1>\n"
+        "  The server could not comply with the request since it is either malformed or otherwise "
+        "incorrect.\n%s\n\n\n </body>\n</html>" % message
+    )
     return 400, TEXT, body.encode()
 
 
 def _app_error(message, tb=""):
-    body = ("<html><body><h2>Application error</h2>\n            <h3>%s</h3>\n            <pre>\n%s</pre>\n"
-            "            </body>\n            </html>" % (message, tb))
+    body = (
+        "<html><body><h2>Application error</h2>\n            <h3>%s</h3>\n            <pre>\n%s</pre>\n"
+        "            </body>\n            </html>" % (message, tb)
+    )
     return 500, TEXT, body.encode()
 
 
@@ -470,10 +514,24 @@ def main(argv=None):
     p.add_argument("--key")
     p.add_argument("--readonly", action="store_true")
     a = p.parse_args(argv)
-    server = TestServer(a.db, folders=a.folder or ["test01"], objects=a.object, user=a.user, password=a.password,
-                        host=a.host, port=a.port, certfile=a.cert, keyfile=a.key, readonly=a.readonly,
-                        latency_ms=a.latency_ms, p_503=a.p_503, p_hang=a.p_hang, p_reset=a.p_reset,
-                        hang_s=a.hang_s, seed=a.seed)
+    server = TestServer(
+        a.db,
+        folders=a.folder or ["test01"],
+        objects=a.object,
+        user=a.user,
+        password=a.password,
+        host=a.host,
+        port=a.port,
+        certfile=a.cert,
+        keyfile=a.key,
+        readonly=a.readonly,
+        latency_ms=a.latency_ms,
+        p_503=a.p_503,
+        p_hang=a.p_hang,
+        p_reset=a.p_reset,
+        hang_s=a.hang_s,
+        seed=a.seed,
+    )
     print(server.url, flush=True)
     try:
         server.serve_forever()

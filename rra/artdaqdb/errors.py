@@ -1,4 +1,5 @@
 """The one error type of the artdaqDB layer, and the one place its text is cleaned of secrets."""
+
 from urllib.parse import unquote
 
 from ..errors import RraError
@@ -7,8 +8,8 @@ from ..urls import redact
 
 def password(uri):
     """The password in a URI's user info ('' if none): what an error text must never show."""
-    rest = str(uri or '').partition('://')[2]
-    return rest.rpartition('@')[0].partition(':')[2] if '@' in rest else ''
+    rest = str(uri or "").partition("://")[2]
+    return rest.rpartition("@")[0].partition(":")[2] if "@" in rest else ""
 
 
 def scrub(text, uri=None):
@@ -22,8 +23,8 @@ def scrub(text, uri=None):
         text = text.replace(str(uri), redact(str(uri)))
     text = redact(text)
     secret = password(uri)
-    for form in {secret, unquote(secret)} - {''}:
-        text = text.replace(form, '***')
+    for form in {secret, unquote(secret)} - {""}:
+        text = text.replace(form, "***")
     return text
 
 
@@ -41,7 +42,13 @@ class ArtdaqDBError(RraError):
         self.uri = scrub(uri, uri) if uri else uri
 
     def __str__(self):
-        where = [p for p in (self.uri and 'artdaqDB %s' % self.uri,
-                             self.run is not None and 'run %s' % self.run,
-                             self.file and str(self.file)) if p]
-        return ': '.join(where + [self.message])
+        where = [
+            p
+            for p in (
+                self.uri and "artdaqDB %s" % self.uri,
+                self.run is not None and "run %s" % self.run,
+                self.file and str(self.file),
+            )
+            if p
+        ]
+        return ": ".join(where + [self.message])

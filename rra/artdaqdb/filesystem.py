@@ -1,4 +1,5 @@
 """The native filesystemdb backend: the C++ library's on-disk format, written and read in pure Python."""
+
 import contextlib
 import hashlib
 import json
@@ -14,13 +15,25 @@ from ..atomic import fsync_all, fsync_dir, fsync_dirs
 from ..fhicl import cppjson
 from . import index
 from .errors import ArtdaqDBError
-from .record import (HASHES, NO_COMMENTS, SCHEMA, TEXT, build, build_text, hashes_document, parse_hashes,
-                     parse_timestamp, same_document, system_metadata, timestamp)
+from .record import (
+    HASHES,
+    NO_COMMENTS,
+    SCHEMA,
+    TEXT,
+    build,
+    build_text,
+    hashes_document,
+    parse_hashes,
+    parse_timestamp,
+    same_document,
+    system_metadata,
+    timestamp,
+)
 from .runs import SCHEMA_COLLECTION, ArtdaqDB, Entry, RunState, version_number
 from .uri import filesystem_path
 
-METADATA = 'SystemMetadata'
-TMP, INTENT = '.rra-tmp.', '.rra-intent.'  # + '<pid>.<random>.<host>': whose they are
+METADATA = "SystemMetadata"
+TMP, INTENT = ".rra-tmp.", ".rra-intent."  # + '<pid>.<random>.<host>': whose they are
 HOST = os.uname().nodename
 LOCK_TIMEOUT = 600
 POLL = 0.005  # seconds between lock attempts: locks are held for one index write, milliseconds
@@ -36,7 +49,8 @@ class FilesystemDB(ArtdaqDB):
     directory there as a collection and every file in a collection as a document, but
     ignores plain files in the root.
     """
-    backend = 'native'
+
+    backend = "native"
 
     def __init__(self, uri, fcl_conf_dir=None):
         super().__init__(uri, fcl_conf_dir)
@@ -48,12 +62,15 @@ class FilesystemDB(ArtdaqDB):
     def collections(self):
         """Collection names (directories of the database), SystemMetadata left out."""
         try:
-            return sorted(e.name for e in os.scandir(self.path)
-                          if e.is_dir() and e.name != METADATA and not e.name.startswith('.'))
+            return sorted(
+                e.name
+                for e in os.scandir(self.path)
+                if e.is_dir() and e.name != METADATA and not e.name.startswith(".")
+            )
         except FileNotFoundError:
             return []
         except OSError as e:
-            raise self.error('cannot list the database: %s' % e.strerror) from None
+            raise self.error("cannot list the database: %s" % e.strerror) from None
 
     def index(self, collection):
         """The parsed index.json of a collection (empty if missing)."""
@@ -61,34 +78,39 @@ class FilesystemDB(ArtdaqDB):
         try:
             return index.load(path, self.journal(collection))
         except OSError as e:
-            raise self.error('cannot read: %s' % e.strerror, file=str(path)) from None
+            raise self.error("cannot read: %s" % e.strerror, file=str(path)) from None
         except ArtdaqDBError as e:
             raise self.error(e.message, file=e.file) from None
 
     def read(self, collection, oid, run=None):
         """One stored document as cppjson values."""
-        path = self.path / collection / ('%s.json' % oid)
+        path = self.path / collection / ("%s.json" % oid)
         try:
             return cppjson.loads(path.read_bytes())
         except OSError as e:
-            raise self.error('indexed document cannot be read: %s' % e.strerror, run, str(path)) from None
+            raise self.error("indexed document cannot be read: %s" % e.strerror, run, str(path)) from None
         except cppjson.JSONError as e:
-            raise self.error('document is not valid JSON: %s' % e, run, str(path)) from None
+            raise self.error("document is not valid JSON: %s" % e, run, str(path)) from None
 
     def runs(self):
         idx = self.index(SCHEMA_COLLECTION).data
-        schemas = set(idx['entities.name'].get(SCHEMA, ()))
-        return sorted(int(r) for r, oids in idx['runs.name'].items()
-                      if r.isdigit() and not schemas.isdisjoint(oids))
+        schemas = set(idx["entities.name"].get(SCHEMA, ()))
+        return sorted(int(r) for r, oids in idx["runs.name"].items() if r.isdigit() and not schemas.isdisjoint(oids))
 
     def latest(self, run):
         run = int(run)
         collections = self.collections()
         indexes = [self.index(c) for c in collections]  # one look at each, for the whole answer
-        docs = [(c, oid, version, entities, configs) for c, idx in zip(collections, indexes)
-                for oid, version, entities, configs in idx.run_docs(run)]
-        commits = [(configs[0], version) for c, oid, version, entities, configs in docs
-                   if c == SCHEMA_COLLECTION and SCHEMA in entities and configs and version]
+        docs = [
+            (c, oid, version, entities, configs)
+            for c, idx in zip(collections, indexes)
+            for oid, version, entities, configs in idx.run_docs(run)
+        ]
+        commits = [
+            (configs[0], version)
+            for c, oid, version, entities, configs in docs
+            if c == SCHEMA_COLLECTION and SCHEMA in entities and configs and version
+        ]
         if not commits:
             return None
         configuration = max(commits, key=lambda cv: (version_number(cv[1], cv[0]), cv[1]))[0]
@@ -105,44 +127,49 @@ class FilesystemDB(ArtdaqDB):
         state = RunState(run, configuration, version, _stored_at(configuration, indexes), entities)
         hashes = entities.get(HASHES)
         known = parse_hashes(self.read(hashes.collection, hashes.oid, run)) if hashes else {}
-        state.md5 = {e: (known.get(e) if hashes and entry.version <= hashes.version else None)
-                     for e, entry in entities.items() if e not in (SCHEMA, HASHES)}
+        state.md5 = {
+            e: (known.get(e) if hashes and entry.version <= hashes.version else None)
+            for e, entry in entities.items()
+            if e not in (SCHEMA, HASHES)
+        }
         return state
 
     def exported(self, run):
         from ..fhicl import FhiclError, to_fhicl
+
         state = self.latest(run)
         if state is None:
-            raise self.error('run is not archived', run)
+            raise self.error("run is not archived", run)
         texts = {}
         for entity, entry in state.entities.items():
-            path = self.path / entry.collection / ('%s.json' % entry.oid)
+            path = self.path / entry.collection / ("%s.json" % entry.oid)
             try:
                 data = path.read_bytes()
             except OSError as e:
-                raise self.error('indexed document cannot be read: %s' % e.strerror, run, str(path)) from None
+                raise self.error("indexed document cannot be read: %s" % e.strerror, run, str(path)) from None
             key = document_key(data)
             text = self._exports.get(key)
             if text is None:
                 try:
                     text = to_fhicl(cppjson.loads(data))
                 except cppjson.JSONError as e:
-                    raise self.error('document is not valid JSON: %s' % e, run, str(path)) from None
+                    raise self.error("document is not valid JSON: %s" % e, run, str(path)) from None
                 except FhiclError as e:
-                    raise self.error('cannot export %s: %s' % (entity, e), run, '%s/%s.json' % (
-                        entry.collection, entry.oid)) from None
+                    raise self.error(
+                        "cannot export %s: %s" % (entity, e), run, "%s/%s.json" % (entry.collection, entry.oid)
+                    ) from None
                 self._exports.put(key, text, len(text))
-            texts['%s.fcl' % entity] = text
+            texts["%s.fcl" % entity] = text
         return texts
 
     # -- writing -------------------------------------------------------------------------
     def lock(self, name):
         """A lock file in the database root, shared by every rra process using this database."""
         self.path.mkdir(parents=True, exist_ok=True)
-        return _Lock(self, str(self.path / ('.rra-lock.%s' % name)))
+        return _Lock(self, str(self.path / (".rra-lock.%s" % name)))
 
     def _run_locks(self, runs):
-        return [self.lock('run%02d' % n) for n in sorted({run % RUN_LOCKS for run in runs})]
+        return [self.lock("run%02d" % n) for n in sorted({run % RUN_LOCKS for run in runs})]
 
     def write_files(self, files):
         """Replace each path with its data: temp files in the root, written, then all fsynced, then renamed.
@@ -158,7 +185,7 @@ class FilesystemDB(ArtdaqDB):
                 pending.append([os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp, path])
                 view = memoryview(data)
                 while view:
-                    view = view[os.write(pending[-1][0], view):]
+                    view = view[os.write(pending[-1][0], view) :]
             fsync_all(fd for fd, _, _ in pending)
             for item in pending:
                 os.close(item[0])
@@ -178,7 +205,7 @@ class FilesystemDB(ArtdaqDB):
 
     def journal(self, collection):
         """Root dot file listing what each index write added, so other processes need not re-parse."""
-        return str(self.path / ('.rra-journal.%s' % collection))
+        return str(self.path / (".rra-journal.%s" % collection))
 
     def write_index(self, collection, idx, added=(), removed=False):
         """Replace a collection's index.json atomically and durably (caller holds its lock)."""
@@ -205,11 +232,11 @@ class FilesystemDB(ArtdaqDB):
                     try:
                         done.append(self._roll_back(self.path / name))
                     except ArtdaqDBError as e:
-                        log.warning('%s', e)
+                        log.warning("%s", e)
                 else:
                     with contextlib.suppress(OSError):
                         os.unlink(self.path / name)
-                        done.append('removed leftover %s' % name)
+                        done.append("removed leftover %s" % name)
         return [line for line in done if line]
 
     def intents(self):
@@ -218,7 +245,7 @@ class FilesystemDB(ArtdaqDB):
         for name in sorted(os.listdir(self.path)) if self.path.is_dir() else ():
             if name.startswith(INTENT):
                 try:  # (an intent is written whole, by rename)
-                    docs = _load_intent(self.path / name)['docs']
+                    docs = _load_intent(self.path / name)["docs"]
                 except (OSError, ValueError, KeyError, TypeError):
                     docs = {}
                 found[name] = (writer_alive(name), docs)
@@ -232,9 +259,9 @@ class FilesystemDB(ArtdaqDB):
         store; undoing it removes every document of that configuration.
         """
         intent = self.path / _own(INTENT)
-        plan = {'docs': docs, 'assigned': sorted(set(assigned))}
+        plan = {"docs": docs, "assigned": sorted(set(assigned))}
         if configuration:
-            plan['configuration'] = configuration
+            plan["configuration"] = configuration
         text = json.dumps(plan)
         self.write_file(intent, text.encode())
         fsync_dir(self.path)
@@ -248,19 +275,20 @@ class FilesystemDB(ArtdaqDB):
         """
         try:
             plan = _load_intent(intent)
-            docs, assigned = plan['docs'], [tuple(a) for a in plan['assigned']]
-            configuration = plan.get('configuration')
+            docs, assigned = plan["docs"], [tuple(a) for a in plan["assigned"]]
+            configuration = plan.get("configuration")
         except FileNotFoundError:
             return None  # another process finished it
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            raise self.error('unreadable store intent, left for `rra artdaqdb check --repair`',
-                             file=str(intent)) from None
+            raise self.error(
+                "unreadable store intent, left for `rra artdaqdb check --repair`", file=str(intent)
+            ) from None
         if configuration:  # a bulkloader store: everything of its (new) configuration goes
             docs, assigned = self._configuration_docs(configuration)
             committed = False
         else:
             index.forget(self.path / SCHEMA_COLLECTION / index.NAME)
-            layout = set(self.index(SCHEMA_COLLECTION).data['ouid'])
+            layout = set(self.index(SCHEMA_COLLECTION).data["ouid"])
             committed = SCHEMA_COLLECTION in docs and set(docs[SCHEMA_COLLECTION]) <= layout
         if not committed:
             for collection in sorted(docs, key=lambda c: (c != SCHEMA_COLLECTION, c)):
@@ -272,15 +300,17 @@ class FilesystemDB(ArtdaqDB):
                         self.write_index(collection, idx, removed=True)
                     for oid in docs[collection]:
                         with contextlib.suppress(FileNotFoundError):
-                            os.unlink(directory / ('%s.json' % oid))
+                            os.unlink(directory / ("%s.json" % oid))
                     if directory.is_dir():
                         fsync_dir(directory)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(intent)
         if committed:
             return None
-        return 'rolled back an unfinished store of %d documents (%s)' % (
-            sum(len(v) for v in docs.values()), intent.name)
+        return "rolled back an unfinished store of %d documents (%s)" % (
+            sum(len(v) for v in docs.values()),
+            intent.name,
+        )
 
     def _configuration_docs(self, configuration):
         """({collection: [oid]}, [(configuration, stamp)]) of every document of a configuration."""
@@ -288,24 +318,24 @@ class FilesystemDB(ArtdaqDB):
         for collection in self.collections():
             index.forget(self.path / collection / index.NAME)
             data = self.index(collection).data
-            if data['configurations.name'].get(configuration):
-                docs[collection] = list(data['configurations.name'][configuration])
-                stamps = data['configurations.assigned'].get(configuration, ())
+            if data["configurations.name"].get(configuration):
+                docs[collection] = list(data["configurations.name"][configuration])
+                stamps = data["configurations.assigned"].get(configuration, ())
                 assigned += [(configuration, t) for t in stamps]
         return docs, assigned
 
     def ensure_metadata(self):
         """The SystemMetadata document the C++ library writes when it first connects."""
         directory = self.path / METADATA
-        if getattr(self, '_has_metadata', False):
+        if getattr(self, "_has_metadata", False):
             return
         with self.lock(METADATA):
             directory.mkdir(parents=True, exist_ok=True)
-            if not any(n.endswith('.json') and n != index.NAME for n in os.listdir(directory)):
+            if not any(n.endswith(".json") and n != index.NAME for n in os.listdir(directory)):
                 self.write_file(directory / index.NAME, index.EMPTY.encode())
                 oid = uuid.uuid4().hex[:24]
                 text = system_metadata(self.uri, timestamp(), oid)
-                self.write_file(directory / ('%s.json' % oid), cppjson.encode_bytes(text))
+                self.write_file(directory / ("%s.json" % oid), cppjson.encode_bytes(text))
                 fsync_dir(directory)
         self._has_metadata = True
 
@@ -314,10 +344,11 @@ class FilesystemDB(ArtdaqDB):
         per process). Texts, not the tree: the stored document is written from them (build_text)."""
         from ..fhicl import FhiclError
         from ..fhicl.document import sections
+
         try:
-            converted = sections(data.decode('utf-8', 'surrogateescape'), entity)
+            converted = sections(data.decode("utf-8", "surrogateescape"), entity)
         except FhiclError as e:
-            raise self.error('not valid FHiCL: %s' % e, run, '%s.fcl' % entity) from None
+            raise self.error("not valid FHiCL: %s" % e, run, "%s.fcl" % entity) from None
         return converted
 
     def _document(self, run, entity, data, md5s):
@@ -328,7 +359,7 @@ class FilesystemDB(ArtdaqDB):
         files (schema, settings, the configuration's FHiCL), and only their bookkeeping differs.
         """
         if data is None:
-            return cppjson.dumps(hashes_document(md5s)['document']), cppjson.dumps(NO_COMMENTS)
+            return cppjson.dumps(hashes_document(md5s)["document"]), cppjson.dumps(NO_COMMENTS)
         key = (entity, hashlib.sha256(data).digest())
         found = self._documents.get(key)
         if found is None:
@@ -340,7 +371,7 @@ class FilesystemDB(ArtdaqDB):
         entry = state.entities[entity]
         stored = self.read(entry.collection, entry.oid, state.run)
         document, comments = self._document(state.run, entity, data, None)
-        return same_document(stored, {'document': cppjson.loads(document), 'comments': cppjson.loads(comments)})
+        return same_document(stored, {"document": cppjson.loads(document), "comments": cppjson.loads(comments)})
 
     # How a store stays all-or-nothing without a transaction (the C++ readers see only files):
     #   1. _begin writes an intent file, durably, naming every document the store will add;
@@ -365,15 +396,17 @@ class FilesystemDB(ArtdaqDB):
                 break  # store what is made; the rest of the batch waits for its own tasks
         self.ensure_metadata()
         order = sorted(batches, key=lambda c: (c == SCHEMA_COLLECTION, c))
-        intent = self._begin({c: [f['oid'] for f, _ in batches[c]] for c in order},
-                             [a for c in order for f, _ in batches[c] for a in f['configurations']])
+        intent = self._begin(
+            {c: [f["oid"] for f, _ in batches[c]] for c in order},
+            [a for c in order for f, _ in batches[c] for a in f["configurations"]],
+        )
         try:
             self._commit(batches, order)
         except BaseException:
             try:
                 self._roll_back(intent)
             except (OSError, ArtdaqDBError) as e:  # the disk may still be full: the next sweep finishes it
-                log.warning('artdaqDB store not rolled back yet (%s); the next archiver run will', e)
+                log.warning("artdaqDB store not rolled back yet (%s); the next archiver run will", e)
             raise  # (anything else from the rollback is a bug: it propagates, chained to this)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(intent)
@@ -383,7 +416,7 @@ class FilesystemDB(ArtdaqDB):
         """Documents first (durable), then each index once, SystemLayout last: its schema commits the version."""
         for collection in order:
             (self.path / collection).mkdir(parents=True, exist_ok=True)
-        self.write_files([(self.path / c / ('%s.json' % f['oid']), data) for c in order for f, data in batches[c]])
+        self.write_files([(self.path / c / ("%s.json" % f["oid"]), data) for c in order for f, data in batches[c]])
         fsync_dirs(self.path / collection for collection in order)
         for collection in order:
             with self.lock(collection):
@@ -400,7 +433,7 @@ class FilesystemDB(ArtdaqDB):
 
 def _stored_at(configuration, indexes):
     """The newest valid stamp at which a configuration was assigned, None if none."""
-    stamps = [t for idx in indexes for t in idx.data['configurations.assigned'].get(configuration, ())]
+    stamps = [t for idx in indexes for t in idx.data["configurations.assigned"].get(configuration, ())]
     valid = []
     for t in stamps:
         try:
@@ -422,12 +455,12 @@ def document_key(data):
     """
     if not data.startswith(_DOCUMENT):
         return None
-    text = data.decode('utf-8', 'surrogateescape')
+    text = data.decode("utf-8", "surrogateescape")
     try:
         end = _EXTENT.raw_decode(text, len(_DOCUMENT))[1]
     except (ValueError, RecursionError):
         return None
-    return hashlib.sha256(text[len(_DOCUMENT):end].encode('utf-8', 'surrogateescape')).digest()
+    return hashlib.sha256(text[len(_DOCUMENT) : end].encode("utf-8", "surrogateescape")).digest()
 
 
 class _Memo:
@@ -456,7 +489,7 @@ class _Memo:
 
 
 def _own(prefix):
-    return '%s%d.%s.%s' % (prefix, os.getpid(), uuid.uuid4().hex[:12], HOST)
+    return "%s%d.%s.%s" % (prefix, os.getpid(), uuid.uuid4().hex[:12], HOST)
 
 
 def writer_alive(name):
@@ -465,7 +498,7 @@ def writer_alive(name):
     Unknown counts as alive: another host's writer (a database on a shared file system), a
     pid that is not ours to signal. A zombie (killed, not yet reaped) is dead.
     """
-    parts = name.split('.', 4)
+    parts = name.split(".", 4)
     if len(parts) == 5 and parts[4] != HOST:
         return True
     try:
@@ -476,14 +509,14 @@ def writer_alive(name):
     except (ValueError, IndexError, OSError):
         return True
     try:
-        with open('/proc/%d/stat' % pid, 'rb') as f:
-            return f.read().rpartition(b')')[2].split()[0] != b'Z'
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] != b"Z"
     except (OSError, IndexError):
         return True
 
 
 def _load_intent(path):
-    with open(path, 'rb') as f:
+    with open(path, "rb") as f:
         return json.loads(f.read())
 
 
@@ -497,7 +530,7 @@ class _Lock:
         try:
             self.lock.acquire(poll_interval=POLL)
         except filelock.Timeout:
-            raise self.db.error('lock held by another process for %ds' % LOCK_TIMEOUT, file=self.path) from None
+            raise self.db.error("lock held by another process for %ds" % LOCK_TIMEOUT, file=self.path) from None
         return self
 
     def __exit__(self, *exc):

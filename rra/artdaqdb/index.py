@@ -5,6 +5,7 @@ with the archive. To keep that cost near the I/O itself, a parsed index keeps it
 pieces: a map entry is serialized again only when its list changed, and a long list only in the
 bucket (first two characters) where an item was inserted.
 """
+
 import bisect
 import itertools
 import json
@@ -14,12 +15,21 @@ import os
 from ..fhicl import cppjson
 from .errors import ArtdaqDBError
 
-NAME = 'index.json'
-KEYS = ('ouid', 'version', 'configurations.name', 'entities.name', 'aliases.active.name', 'runs.name',
-        'configurations.assigned')
+NAME = "index.json"
+KEYS = (
+    "ouid",
+    "version",
+    "configurations.name",
+    "entities.name",
+    "aliases.active.name",
+    "runs.name",
+    "configurations.assigned",
+)
 # The C++ _create() template, byte for byte.
-EMPTY = ('{"ouid":[], "version":{},"configurations.name":{}, "entities.name":{},"aliases.active.name":{},'
-         ' "runs.name":{},"configurations.assigned":{} }')
+EMPTY = (
+    '{"ouid":[], "version":{},"configurations.name":{}, "entities.name":{},"aliases.active.name":{},'
+    ' "runs.name":{},"configurations.assigned":{} }'
+)
 LONG = 256  # lists at least this long are serialized in buckets
 
 _CACHE = {}  # path -> [stat stamp, Index, journal offset]: parsed again only when the journal cannot say what changed
@@ -32,7 +42,7 @@ class Index:
     def __init__(self, data=None):
         self.data = data if data is not None else {}
         for key in KEYS:
-            self.data.setdefault(key, [] if key == 'ouid' else {})
+            self.data.setdefault(key, [] if key == "ouid" else {})
         self._owners = None
         self._entries = {}  # key -> [serialized '"name" : [...]' per name in order, {name: position}, names to redo]
         self._buckets = {}  # (key, name) of a long list -> {two-character prefix: serialized items or None}
@@ -40,20 +50,21 @@ class Index:
     @classmethod
     def parse(cls, raw, path=NAME):
         """Index from bytes; lists are made sorted and unique, as the C++ keeps them."""
-        text = raw.decode('utf-8', 'surrogateescape') if isinstance(raw, bytes) else raw
+        text = raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else raw
         try:
             data = json.loads(text, strict=False)
         except ValueError:
             try:
                 data = _plain(cppjson.loads(text))
             except cppjson.JSONError as e:
-                raise ArtdaqDBError('unreadable index (%s); `rra artdaqdb check --repair` rebuilds it' % e,
-                                    file=path) from None
+                raise ArtdaqDBError(
+                    "unreadable index (%s); `rra artdaqdb check --repair` rebuilds it" % e, file=path
+                ) from None
         if not isinstance(data, dict):
-            raise ArtdaqDBError('index is not a JSON object', file=path)
-        ouid = data.get('ouid')
-        data['ouid'] = _sorted(ouid if isinstance(ouid, list) else [])
-        same = dict(zip(data['ouid'], data['ouid'])).get  # one str per oid, not one per mention (of five)
+            raise ArtdaqDBError("index is not a JSON object", file=path)
+        ouid = data.get("ouid")
+        data["ouid"] = _sorted(ouid if isinstance(ouid, list) else [])
+        same = dict(zip(data["ouid"], data["ouid"])).get  # one str per oid, not one per mention (of five)
         for key, value in data.items():
             if isinstance(value, dict):
                 data[key] = {k: _sorted(v if isinstance(v, list) else [], same) for k, v in value.items()}
@@ -61,19 +72,22 @@ class Index:
 
     def add(self, f):
         """Index one document, given as record.fields(): the C++ addDocument, without its per-call sort."""
-        oid = f['oid']
-        if _insert(self.data['ouid'], oid):
-            self._changed(('ouid', ''), oid)
-        self._touch('version', f['version'], oid)
-        for name, assigned in f['configurations']:
-            self._touch('configurations.name', name, oid)
-            self._touch('configurations.assigned', name, assigned)
-        for key, names in (('entities.name', f['entities']), ('aliases.active.name', f['aliases']),
-                           ('runs.name', f['runs'])):
+        oid = f["oid"]
+        if _insert(self.data["ouid"], oid):
+            self._changed(("ouid", ""), oid)
+        self._touch("version", f["version"], oid)
+        for name, assigned in f["configurations"]:
+            self._touch("configurations.name", name, oid)
+            self._touch("configurations.assigned", name, assigned)
+        for key, names in (
+            ("entities.name", f["entities"]),
+            ("aliases.active.name", f["aliases"]),
+            ("runs.name", f["runs"]),
+        ):
             for name in names:
                 self._touch(key, name, oid)
         if self._owners is not None:
-            self._owners[oid] = (f['version'], tuple(f['entities']), tuple(c for c, _ in f['configurations']))
+            self._owners[oid] = (f["version"], tuple(f["entities"]), tuple(c for c, _ in f["configurations"]))
 
     def remove(self, oids, assigned=()):
         """Take documents out again (a store that did not commit); assigned: its (configuration, stamp) pairs.
@@ -86,12 +100,12 @@ class Index:
             return False
         for configuration, stamp in assigned:
             stamps.setdefault(configuration, set()).add(stamp)
-        keep = [o for o in self.data['ouid'] if o not in oids]
-        changed = len(keep) != len(self.data['ouid'])
-        self.data['ouid'] = keep
+        keep = [o for o in self.data["ouid"] if o not in oids]
+        changed = len(keep) != len(self.data["ouid"])
+        self.data["ouid"] = keep
         for key in KEYS[1:]:
             for name, items in list(self.data[key].items()):
-                gone = stamps.get(name, ()) if key == 'configurations.assigned' else oids
+                gone = stamps.get(name, ()) if key == "configurations.assigned" else oids
                 kept = [x for x in items if x not in gone]
                 if len(kept) != len(items):
                     changed = True
@@ -128,13 +142,13 @@ class Index:
         """
         if self._owners is None:
             canon, names = {}, ({}, {})
-            for slot, key in ((0, 'entities.name'), (1, 'configurations.name')):
+            for slot, key in ((0, "entities.name"), (1, "configurations.name")):
                 for name, oids in self.data[key].items():
                     for oid in oids:
                         names[slot][oid] = names[slot].get(oid, ()) + (name,)
             entities, configurations = ({oid: canon.setdefault(t, t) for oid, t in m.items()} for m in names)
             owners = {}
-            for version, oids in self.data['version'].items():
+            for version, oids in self.data["version"].items():
                 for oid in oids:
                     owners[oid] = (version, entities.pop(oid, ()), configurations.pop(oid, ()))
             for oid in set(entities) | set(configurations):
@@ -144,7 +158,7 @@ class Index:
 
     def run_docs(self, run):
         """[(oid, version, entities, configurations)] of the documents of a run."""
-        oids = self.data['runs.name'].get(str(run))
+        oids = self.data["runs.name"].get(str(run))
         if not oids:
             return []
         owners = self.owners()
@@ -152,19 +166,19 @@ class Index:
 
     def dumps(self):
         """The bytes the C++ JsonWriter makes of the index (its layout, its escapes)."""
-        out = [b'{\n']
+        out = [b"{\n"]
         for i, (key, value) in enumerate(self.data.items()):
-            out.append(b'%s"%s" : ' % (b',\n' if i else b'', _bytes(key)))
+            out.append(b'%s"%s" : ' % (b",\n" if i else b"", _bytes(key)))
             if isinstance(value, list):
-                out.append(self._list(('ouid', ''), value) if key == 'ouid' else _list(value))
+                out.append(self._list(("ouid", ""), value) if key == "ouid" else _list(value))
             elif isinstance(value, dict) and value:
-                out += [b'{\n', b',\n'.join(self._map(key)), b'\n}']
+                out += [b"{\n", b",\n".join(self._map(key)), b"\n}"]
             elif isinstance(value, dict):
-                out.append(b'{\n\n}')
+                out.append(b"{\n\n}")
             else:
                 out.append(cppjson.encode_bytes(cppjson.dumps(value)))
-        out.append(b'\n}')
-        return b''.join(out)
+        out.append(b"\n}")
+        return b"".join(out)
 
     def _map(self, key):
         """Serialized entries of one map, in order; only new and changed ones are made again."""
@@ -191,7 +205,7 @@ class Index:
                 while j < len(items) and items[j][:2] == prefix:
                     j += 1
                 buckets[prefix] = _items(items[i:j])
-        return b'[\n%s\n]' % b',\n'.join(buckets[p] for p in sorted(buckets))
+        return b"[\n%s\n]" % b",\n".join(buckets[p] for p in sorted(buckets))
 
 
 def _plain(value):
@@ -234,13 +248,13 @@ def _items(items):
     """'"a",\n"b"' for strings, escaped the C++ way when needed (found with fast counts, not a regex)."""
     text = '",\n"'.join(items)
     n = len(items) - 1
-    if text.count('"') != 2 * n or text.count('\n') != n or any(c in text for c in '\\\b\f\r\t'):
+    if text.count('"') != 2 * n or text.count("\n") != n or any(c in text for c in "\\\b\f\r\t"):
         text = '",\n"'.join(cppjson.escape(x) for x in items)
     return cppjson.encode_bytes('"%s"' % text)
 
 
 def _list(items):
-    return b'[\n%s\n]' % _items(items) if items else b'[\n\n]'
+    return b"[\n%s\n]" % _items(items) if items else b"[\n\n]"
 
 
 def _stamp(st):
@@ -264,7 +278,7 @@ def load(path, journal=None):
     """
     path = str(path)
     try:
-        f = open(path, 'rb')
+        f = open(path, "rb")
     except FileNotFoundError:
         _CACHE.pop(path, None)
         return Index()
@@ -288,16 +302,16 @@ def _size(path):
 def _replay(hit, stamp, journal):
     """Bring a cached index from its stamp to `stamp` with the journal; False if the chain breaks."""
     try:
-        with open(journal, 'rb') as f:
+        with open(journal, "rb") as f:
             f.seek(hit[2])
             data = f.read()
         entries, at, offset = [], hit[0], hit[2]
-        for line in data.split(b'\n')[:-1]:
+        for line in data.split(b"\n")[:-1]:
             entry = json.loads(line)
-            if entry['prev'] != at:
+            if entry["prev"] != at:
                 return False
             entries.append(entry)
-            at, offset = entry['stamp'], offset + len(line) + 1
+            at, offset = entry["stamp"], offset + len(line) + 1
             if at == stamp:
                 break
         else:
@@ -305,7 +319,7 @@ def _replay(hit, stamp, journal):
     except (OSError, ValueError, KeyError, TypeError):
         return False
     for entry in entries:
-        for f in entry['docs']:
+        for f in entry["docs"]:
             hit[1].add(f)
     hit[0], hit[2] = stamp, offset
     return True
@@ -326,9 +340,9 @@ def save(path, idx, write, journal=None, added=(), removed=False):
         stamp = _stamp(os.stat(path))
         offset = _size(journal)
         if journal and not removed:
-            line = json.dumps({'prev': prev, 'stamp': stamp, 'docs': list(added)}).encode() + b'\n'
+            line = json.dumps({"prev": prev, "stamp": stamp, "docs": list(added)}).encode() + b"\n"
             try:
-                with open(journal, 'ab' if offset < JOURNAL_LIMIT else 'wb') as f:
+                with open(journal, "ab" if offset < JOURNAL_LIMIT else "wb") as f:
                     f.write(line)
                     offset = f.tell()
             except OSError:

@@ -31,14 +31,25 @@ What differs from standard JSON, and how this module keeps it:
   odd escapes, no null), else its own tokenizer; both pause the cyclic GC
   (`gc_paused`), which otherwise makes building big trees quadratic.
 """
+
 import gc
 import json
 import re
 
 from ..errors import RraError
 
-__all__ = ['Object', 'RawStr', 'RawNumber', 'JSONError', 'loads', 'dumps',
-           'encode_bytes', 'escape', 'unescape', 'gc_paused']
+__all__ = [
+    "Object",
+    "RawStr",
+    "RawNumber",
+    "JSONError",
+    "loads",
+    "dumps",
+    "encode_bytes",
+    "escape",
+    "unescape",
+    "gc_paused",
+]
 
 
 class JSONError(RraError, ValueError):
@@ -86,7 +97,7 @@ class Object(list):
         return super().__contains__(key)
 
     def __repr__(self):
-        return 'Object(%s)' % list.__repr__(self)
+        return "Object(%s)" % list.__repr__(self)
 
     def get(self, key, default=None):
         i = self._find(key)
@@ -133,7 +144,7 @@ class RawNumber(float):
         return self
 
 
-_ESCAPES = {'\\': '\\\\', '"': '\\"', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t'}
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _UNESCAPES = {v[1]: k for k, v in _ESCAPES.items()}
 _NEEDS_ESCAPE = re.compile(r'[\\"\b\f\n\r\t]')
 _ESCAPE_SEQ = re.compile(r'\\([\\"bfnrt])')
@@ -148,7 +159,7 @@ def escape(text):
 
 def unescape(text):
     """The C++ from_json_string: undo the seven escapes, keep any other backslash."""
-    if '\\' not in text:
+    if "\\" not in text:
         return text
     return _ESCAPE_SEQ.sub(lambda m: _UNESCAPES[m.group(1)], text)
 
@@ -160,13 +171,16 @@ def _string(source):
     return value if escape(value) == source else RawStr(value, source)
 
 
-_TOKEN = re.compile(r'''[ \t\n\r\f\v]*(?:
+_TOKEN = re.compile(
+    r"""[ \t\n\r\f\v]*(?:
     "([^"\\]*(?:\\.[^"\\]*)*)"
   | ([{}\[\],:])
   | (true|false)(?![A-Za-z0-9_])
   | ([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?(?i:nan|inf(?:inity)?))
-)''', re.X | re.S)
-_INT = re.compile(r'-?(?:0|[1-9][0-9]*)\Z')
+)""",
+    re.X | re.S,
+)
+_INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
 
 
 class _Source(str):
@@ -176,7 +190,8 @@ class _Source(str):
 class gc_paused:
     """`with gc_paused():` pauses the cyclic GC while building big trees: its passes make that
     quadratic. A class, not a generator: it is entered once per small document too."""
-    __slots__ = ('enabled',)
+
+    __slots__ = ("enabled",)
 
     def __enter__(self):
         self.enabled = gc.isenabled()
@@ -205,7 +220,7 @@ _SEVEN_ESCAPES = re.compile(r'[^\\]*+(?:\\[\\"bfnrt][^\\]*+)*+')
 
 def _fast(text):
     """The json module where it reads exactly as the C++ does (else None)."""
-    if 'null' in text or ('\\' in text and _SEVEN_ESCAPES.fullmatch(text) is None):
+    if "null" in text or ("\\" in text and _SEVEN_ESCAPES.fullmatch(text) is None):
         return None
     try:
         return _DECODER.decode(text)
@@ -215,14 +230,14 @@ def _fast(text):
 
 def loads(data):
     """Parse C++ dialect JSON (str or bytes) into Object/list/str/bool/int/RawNumber."""
-    text = data.decode('utf-8', 'surrogateescape') if isinstance(data, (bytes, bytearray)) else data
+    text = data.decode("utf-8", "surrogateescape") if isinstance(data, (bytes, bytearray)) else data
     with gc_paused():
         value = _fast(text)
         if value is None:
             tokens = _tokens(text)
             value, i = _parse(tokens, 0, text)
             if i != len(tokens):
-                raise JSONError('unexpected %r after the top-level value' % (tokens[i][1],))
+                raise JSONError("unexpected %r after the top-level value" % (tokens[i][1],))
     if isinstance(value, Object) and not _pretty(text):
         _remember(value, text)
     return value
@@ -237,19 +252,19 @@ def _tokens(text):
     while True:
         m = match(text, pos)
         if m is None:
-            rest = text[pos:].lstrip(' \t\n\r\f\v')
+            rest = text[pos:].lstrip(" \t\n\r\f\v")
             if rest:
-                raise JSONError('invalid JSON at offset %d: %r' % (end - len(rest), rest[:40]))
+                raise JSONError("invalid JSON at offset %d: %r" % (end - len(rest), rest[:40]))
             return out
         s, p, b, n = m.groups()
         if s is not None:
-            append(('s', s))
+            append(("s", s))
         elif p is not None:
-            append(('p', p))
+            append(("p", p))
         elif b is not None:
-            append(('b', b == 'true'))
+            append(("b", b == "true"))
         else:
-            append(('n', n))
+            append(("n", n))
         pos = m.end()
 
 
@@ -259,28 +274,28 @@ def _parse(tokens, i, text):
     n = len(tokens)
     while True:
         if i >= n:
-            raise JSONError('unexpected end of JSON')
+            raise JSONError("unexpected end of JSON")
         kind, tok = tokens[i]
         i += 1
-        if kind == 'p':
-            if tok == '{':
-                if i < n and tokens[i] == ('p', '}'):
+        if kind == "p":
+            if tok == "{":
+                if i < n and tokens[i] == ("p", "}"):
                     value, i = Object(), i + 1
                 else:
                     stack.append((Object(), None))
                     i = _key(tokens, i, stack)
                     continue
-            elif tok == '[':
-                if i < n and tokens[i] == ('p', ']'):
+            elif tok == "[":
+                if i < n and tokens[i] == ("p", "]"):
                     value, i = [], i + 1
                 else:
                     stack.append(([], None))
                     continue
             else:
-                raise JSONError('unexpected %r' % tok)
-        elif kind == 's':
+                raise JSONError("unexpected %r" % tok)
+        elif kind == "s":
             value = _string(tok)
-        elif kind == 'b':
+        elif kind == "b":
             value = tok
         else:
             value = int(tok) if _INT.match(tok) else RawNumber(tok)
@@ -293,22 +308,22 @@ def _parse(tokens, i, text):
             else:
                 container.append((key, value))
             if i >= n:
-                raise JSONError('unexpected end of JSON')
+                raise JSONError("unexpected end of JSON")
             kind, tok = tokens[i]
             i += 1
-            close = '}' if key is not None else ']'
-            if (kind, tok) == ('p', ','):
+            close = "}" if key is not None else "]"
+            if (kind, tok) == ("p", ","):
                 if key is not None:
                     i = _key(tokens, i, stack)
                 break
-            if (kind, tok) == ('p', close):
+            if (kind, tok) == ("p", close):
                 value = stack.pop()[0]
                 continue
             raise JSONError('expected "," or %r, got %r' % (close, tok))
 
 
 def _key(tokens, i, stack):
-    if i + 1 >= len(tokens) or tokens[i][0] != 's' or tokens[i + 1] != ('p', ':'):
+    if i + 1 >= len(tokens) or tokens[i][0] != "s" or tokens[i + 1] != ("p", ":"):
         raise JSONError('expected "key" : at token %d' % i)
     stack[-1] = (stack[-1][0], _string(tokens[i][1]))
     return i + 2
@@ -316,7 +331,7 @@ def _key(tokens, i, stack):
 
 def _pretty(text):
     """Cheap test that text has the C++ writer's layout (else its source is kept)."""
-    return text.startswith('{\n') and '\n ' not in text and '\n\t' not in text
+    return text.startswith("{\n") and "\n " not in text and "\n\t" not in text
 
 
 def _remember(value, text):
@@ -326,23 +341,23 @@ def _remember(value, text):
 
 def _freeze(value):
     if isinstance(value, Object):
-        return ('o',) + tuple((k, _freeze(v)) for k, v in value)
+        return ("o",) + tuple((k, _freeze(v)) for k, v in value)
     if isinstance(value, list):
-        return ('a',) + tuple(_freeze(v) for v in value)
+        return ("a",) + tuple(_freeze(v) for v in value)
     return (type(value), value)
 
 
 def dumps(value, compact=False):
     """Write value the way the C++ JSON writer does (or on one line if compact)."""
-    source = getattr(value, 'source', None)
+    source = getattr(value, "source", None)
     if isinstance(source, _Source) and _freeze(value) == value.snapshot:
         return str(source)
     with gc_paused():
         if not compact:
-            return _dump(value, {''}, 0)
+            return _dump(value, {""}, 0)
         out = []
-        _write(value, out.append, ',', ':', '')
-        return ''.join(out)
+        _write(value, out.append, ",", ":", "")
+        return "".join(out)
 
 
 _needs_escape = _NEEDS_ESCAPE.search
@@ -371,8 +386,8 @@ def _dump(value, plain, depth):
     """
     if depth > 200:
         out = []
-        _write(value, out.append, ',\n', ' : ', '\n')
-        return ''.join(out)
+        _write(value, out.append, ",\n", " : ", "\n")
+        return "".join(out)
     kind = type(value)
     if kind is not Object and kind is not list:
         if isinstance(value, dict):
@@ -385,7 +400,7 @@ def _dump(value, plain, depth):
             return _scalar(value)
     if kind is Object:
         if not value:
-            return '{\n\n}'
+            return "{\n\n}"
         parts = []
         append, add = parts.append, plain.add
         for key, item in value:
@@ -404,20 +419,25 @@ def _dump(value, plain, depth):
             elif type(item) is Object and len(item) == 3:
                 # most often the metadata of a scalar: three plain strings, written without a call
                 (k1, v1), (k2, v2), (k3, v3) = item
-                if type(v1) is str and type(v2) is str and type(v3) is str and (
-                        (k1 in plain and v1 in plain and k2 in plain and v2 in plain
-                         and k3 in plain and v3 in plain) or _plain(plain, (k1, v1, k2, v2, k3, v3))):
-                    append('"%s" : {\n"%s" : "%s",\n"%s" : "%s",\n"%s" : "%s"\n}'
-                           % (key, k1, v1, k2, v2, k3, v3))
+                if (
+                    type(v1) is str
+                    and type(v2) is str
+                    and type(v3) is str
+                    and (
+                        (k1 in plain and v1 in plain and k2 in plain and v2 in plain and k3 in plain and v3 in plain)
+                        or _plain(plain, (k1, v1, k2, v2, k3, v3))
+                    )
+                ):
+                    append('"%s" : {\n"%s" : "%s",\n"%s" : "%s",\n"%s" : "%s"\n}' % (key, k1, v1, k2, v2, k3, v3))
                 else:
                     append('"%s" : %s' % (key, _dump(item, plain, depth + 1)))
             elif type(item) is int:
                 append('"%s" : %d' % (key, item))
             else:
                 append('"%s" : %s' % (key, _dump(item, plain, depth + 1)))
-        return '{\n' + ',\n'.join(parts) + '\n}'
+        return "{\n" + ",\n".join(parts) + "\n}"
     if not value:
-        return '[\n\n]'
+        return "[\n\n]"
     parts = []
     append = parts.append
     for item in value:
@@ -425,23 +445,23 @@ def _dump(value, plain, depth):
             append('"%s"' % (escape(item) if _needs_escape(item) else item))
         else:
             append(_dump(item, plain, depth + 1))
-    return '[\n' + ',\n'.join(parts) + '\n]'
+    return "[\n" + ",\n".join(parts) + "\n]"
 
 
 def _scalar(value):
     if isinstance(value, str):
         return '"%s"' % (value.source if type(value) is RawStr else escape(value))
     if value is True:
-        return 'true'
+        return "true"
     if value is False:
-        return 'false'
+        return "false"
     if isinstance(value, RawNumber):
         return value.source
     if isinstance(value, int):
         return str(int(value))
     if isinstance(value, float):
         return repr(value)
-    raise TypeError('cannot write %r in the artdaq_database JSON dialect' % (value,))
+    raise TypeError("cannot write %r in the artdaq_database JSON dialect" % (value,))
 
 
 def _write(value, emit, sep, colon, nl):
@@ -451,11 +471,11 @@ def _write(value, emit, sep, colon, nl):
         if isinstance(value, dict):
             value = Object(value)
         if isinstance(value, Object):
-            emit('{' + nl)
-            stack.append([iter(value), nl + '}', True, True])
+            emit("{" + nl)
+            stack.append([iter(value), nl + "}", True, True])
         elif isinstance(value, (list, tuple)):
-            emit('[' + nl)
-            stack.append([iter(value), nl + ']', True, False])
+            emit("[" + nl)
+            stack.append([iter(value), nl + "]", True, False])
         else:
             emit(_scalar(value))
         while stack:
@@ -483,4 +503,4 @@ _END = object()
 
 def encode_bytes(text):
     """The bytes of a dumps() result, non-UTF-8 input bytes restored."""
-    return text.encode('utf-8', 'surrogateescape')
+    return text.encode("utf-8", "surrogateescape")

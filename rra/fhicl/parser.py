@@ -13,59 +13,73 @@ Speed: a key (with its colon) and a scalar value (with the space after it) are o
 match each. Anything those do not match goes through the slower functions below, which
 either read it the same way or word the error.
 """
+
 import re
 
 from .cppjson import _needs_escape, escape
 from .errors import FhiclError
 
-_NAME = r'[A-Za-z_][A-Za-z0-9_]*'
-_KEY = re.compile(_NAME + r'(?:\.' + _NAME + r'|\[[0-9]+\])*')
-_PROTECTION = re.compile(r'@protect_(?:ignore|error)(?![A-Za-z0-9_])')
-_WORD = re.compile(r'[^\s,\]\}\[\{]+')
-_END = re.compile(r'[\s,\]\}]|\Z')
-_NUMBER = r'[-+]?(?:infinity|0[xX][0-9a-fA-F]+|0[bB][01]+|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)'
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_KEY = re.compile(_NAME + r"(?:\." + _NAME + r"|\[[0-9]+\])*")
+_PROTECTION = re.compile(r"@protect_(?:ignore|error)(?![A-Za-z0-9_])")
+_WORD = re.compile(r"[^\s,\]\}\[\{]+")
+_END = re.compile(r"[\s,\]\}]|\Z")
+_NUMBER = r"[-+]?(?:infinity|0[xX][0-9a-fA-F]+|0[bB][01]+|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
 _ATOMS = [
-    ('number', _NUMBER),
-    ('bool', r'true|false'),
-    ('nil', r'@nil'),
-    ('string_unquoted', _NAME + r'|[0-9]+[A-Za-z_][A-Za-z0-9_]*|@erase|@(?:local|sequence|table)::' + _KEY.pattern),
-    ('tableid', r'@id::' + _KEY.pattern),
+    ("number", _NUMBER),
+    ("bool", r"true|false"),
+    ("nil", r"@nil"),
+    ("string_unquoted", _NAME + r"|[0-9]+[A-Za-z_][A-Za-z0-9_]*|@erase|@(?:local|sequence|table)::" + _KEY.pattern),
+    ("tableid", r"@id::" + _KEY.pattern),
 ]
-_ATOM = re.compile('(?:' + '|'.join('(?P<%s>%s)' % pair for pair in _ATOMS) + r')(?=[\s,\]\}]|\Z)')
-_COMPLEX = re.compile(r'\(\s*(' + _NUMBER + r')\s*,\s*(' + _NUMBER + r')\s*\)')
-_KEYWORD = re.compile(r'(BEGIN_PROLOG|END_PROLOG)(?![A-Za-z0-9_.\[])')
+_ATOM = re.compile("(?:" + "|".join("(?P<%s>%s)" % pair for pair in _ATOMS) + r")(?=[\s,\]\}]|\Z)")
+_COMPLEX = re.compile(r"\(\s*(" + _NUMBER + r")\s*,\s*(" + _NUMBER + r")\s*\)")
+_KEYWORD = re.compile(r"(BEGIN_PROLOG|END_PROLOG)(?![A-Za-z0-9_.\[])")
 
 # The fast paths read what the patterns above read, with possessive repeats (cheaper, and a match
 # never backtracks into a reading the slow path would not take): no shorter reading of a name or a
 # number is followed by what may end one.
-_SKIP_ON = r'\s*+(?:(?:#|//)[^\n]*+\s*+)*+'
+_SKIP_ON = r"\s*+(?:(?:#|//)[^\n]*+\s*+)*+"
 _SKIP = re.compile(_SKIP_ON)
-_NAME_ON = r'[A-Za-z_][A-Za-z0-9_]*+'
-_KEY_ON = _NAME_ON + r'(?:\.' + _NAME_ON + r'|\[[0-9]++\])*+'
-_NUMBER_ON = (r'[-+]?+(?:infinity|0[xX][0-9a-fA-F]++|0[bB][01]++'
-              r'|(?:[0-9]++\.?+[0-9]*+|\.[0-9]++)(?:[eE][-+]?+[0-9]++)?+)')
-_FAST_KEY = re.compile('(' + _KEY_ON + ')' + _SKIP_ON + r'(@protect_(?:ignore|error)(?![A-Za-z0-9_]))?'
-                       + _SKIP_ON + ':' + _SKIP_ON)
-_SCALAR = ('(?:"(?P<string_doublequoted>[^"]*+(?:(?<=\\\\)"[^"]*+)*+)"|\'(?P<string_singlequoted>[^\']*+)\'|'
-           + '|'.join('(?P<%s>%s)' % pair for pair in [
-               ('complex', r'\(\s*+' + _NUMBER_ON + r'\s*+,\s*+' + _NUMBER_ON + r'\s*+\)'),
-               ('number', _NUMBER_ON),
-               ('bool', r'true|false'),
-               ('nil', r'@nil'),
-               ('string_unquoted',
-                _NAME_ON + r'|[0-9]++[A-Za-z_][A-Za-z0-9_]*+|@erase|@(?:local|sequence|table)::' + _KEY_ON),
-               ('tableid', r'@id::' + _KEY_ON)])
-           + r')(?=[\s,\]\}]|\Z)' + _SKIP_ON)
+_NAME_ON = r"[A-Za-z_][A-Za-z0-9_]*+"
+_KEY_ON = _NAME_ON + r"(?:\." + _NAME_ON + r"|\[[0-9]++\])*+"
+_NUMBER_ON = (
+    r"[-+]?+(?:infinity|0[xX][0-9a-fA-F]++|0[bB][01]++"
+    r"|(?:[0-9]++\.?+[0-9]*+|\.[0-9]++)(?:[eE][-+]?+[0-9]++)?+)"
+)
+_FAST_KEY = re.compile(
+    "(" + _KEY_ON + ")" + _SKIP_ON + r"(@protect_(?:ignore|error)(?![A-Za-z0-9_]))?" + _SKIP_ON + ":" + _SKIP_ON
+)
+_SCALAR = (
+    '(?:"(?P<string_doublequoted>[^"]*+(?:(?<=\\\\)"[^"]*+)*+)"|\'(?P<string_singlequoted>[^\']*+)\'|'
+    + "|".join(
+        "(?P<%s>%s)" % pair
+        for pair in [
+            ("complex", r"\(\s*+" + _NUMBER_ON + r"\s*+,\s*+" + _NUMBER_ON + r"\s*+\)"),
+            ("number", _NUMBER_ON),
+            ("bool", r"true|false"),
+            ("nil", r"@nil"),
+            (
+                "string_unquoted",
+                _NAME_ON + r"|[0-9]++[A-Za-z_][A-Za-z0-9_]*+|@erase|@(?:local|sequence|table)::" + _KEY_ON,
+            ),
+            ("tableid", r"@id::" + _KEY_ON),
+        ]
+    )
+    + r")(?=[\s,\]\}]|\Z)"
+    + _SKIP_ON
+)
 _FAST_VALUE = re.compile(_SCALAR)
 # `key: scalar` whole; not a prolog keyword, which the top level reads as one
-_FAST_ENTRY = re.compile(r'(?!(?:BEGIN|END)_PROLOG(?![A-Za-z0-9_.\[]))' + _FAST_KEY.pattern
-                         + '(?:' + _SCALAR + ')?')
-_INCLUDE_KEY = 'fhicl_pound_include_'
+_FAST_ENTRY = re.compile(r"(?!(?:BEGIN|END)_PROLOG(?![A-Za-z0-9_.\[]))" + _FAST_KEY.pattern + "(?:" + _SCALAR + ")?")
+_INCLUDE_KEY = "fhicl_pound_include_"
 # values whose raw text may hold a character the JSON writer escapes (names, numbers, @-words never do)
-_ESCAPABLE = frozenset(['string_doublequoted', 'string_singlequoted', 'complex'])
+_ESCAPABLE = frozenset(["string_doublequoted", "string_singlequoted", "complex"])
 # the metadata of a scalar without comment, annotation or protection, after its key, by type
-_PLAIN = {kind: '" : {\n"type" : "%s",\n"comment" : "",\n"annotation" : ""\n}' % kind
-          for kind in ['string_doublequoted', 'string_singlequoted', 'complex'] + [k for k, _ in _ATOMS]}
+_PLAIN = {
+    kind: '" : {\n"type" : "%s",\n"comment" : "",\n"annotation" : ""\n}' % kind
+    for kind in ["string_doublequoted", "string_singlequoted", "complex"] + [k for k, _ in _ATOMS]
+}
 
 
 class _Source:
@@ -76,13 +90,13 @@ class _Source:
 
     def error(self, message, pos):
         text = self.text
-        line = text.count('\n', 0, pos) + 1
-        column = pos - (text.rfind('\n', 0, pos) + 1) + 1
-        snippet = text[pos:pos + 40].split('\n', 1)[0] or ('<end of file>' if pos >= len(text) else '')
+        line = text.count("\n", 0, pos) + 1
+        column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        snippet = text[pos : pos + 40].split("\n", 1)[0] or ("<end of file>" if pos >= len(text) else "")
         return FhiclError(message, self.name, line, column, snippet)
 
 
-def parse(text, name='', comments=None):
+def parse(text, name="", comments=None):
     """The sections of FHiCL text as C++ dialect JSON: (prolog, prolog_meta, main, main_meta), each
     the inside of its object (what goes between `{\\n` and `\\n}`).
 
@@ -98,7 +112,7 @@ def parse(text, name='', comments=None):
     above, on = {}, {}
     for number, comment in found.items():
         on[number] = escaped = escape(comment)
-        above[number + 1] = '' if comment[0] == '/' or '#include ' in comment else escaped
+        above[number + 1] = "" if comment[0] == "/" or "#include " in comment else escaped
     # The output: one list of pieces for data, one for metadata, appended in step (one piece each per
     # scalar, per container opened, per container closed), so an entry starts at the same index in both.
     data, meta = [], []
@@ -107,7 +121,7 @@ def parse(text, name='', comments=None):
     # table if a key repeats), in a sequence the index of the next element; where it opened; and the
     # separator before its next entry. The stack holds the ones around it; empty at the top level.
     keys, starts, index, is_seq, open_at = [], [], 0, False, 0
-    sep = ''
+    sep = ""
     stack = []
     in_prolog = seen_main = False
     main_at = 0
@@ -119,34 +133,34 @@ def parse(text, name='', comments=None):
             if not stack:
                 if pos >= n:
                     if in_prolog:
-                        raise src.error('BEGIN_PROLOG without END_PROLOG', pos)
+                        raise src.error("BEGIN_PROLOG without END_PROLOG", pos)
                     main = data[main_at:], meta[main_at:]
-                    return ''.join(data[:main_at]), ''.join(meta[:main_at]), ''.join(main[0]), ''.join(main[1])
-                if text.startswith(('BEGIN_PROLOG', 'END_PROLOG'), pos):
+                    return "".join(data[:main_at]), "".join(meta[:main_at]), "".join(main[0]), "".join(main[1])
+                if text.startswith(("BEGIN_PROLOG", "END_PROLOG"), pos):
                     m = _KEYWORD.match(text, pos)
                     if m:
-                        if m.group(1) == 'BEGIN_PROLOG':
+                        if m.group(1) == "BEGIN_PROLOG":
                             if in_prolog or seen_main:
-                                raise src.error('BEGIN_PROLOG must come first and cannot nest', pos)
+                                raise src.error("BEGIN_PROLOG must come first and cannot nest", pos)
                             in_prolog = True
-                            sep = ',\n' if data else ''
+                            sep = ",\n" if data else ""
                         elif not in_prolog:
-                            raise src.error('END_PROLOG without BEGIN_PROLOG', pos)
+                            raise src.error("END_PROLOG without BEGIN_PROLOG", pos)
                         else:
                             in_prolog = False
-                            main_at, sep = len(data), ''
+                            main_at, sep = len(data), ""
                         pos = skip(text, m.end()).end()
                         continue
                 seen_main = seen_main or not in_prolog
             elif pos >= n:
-                raise src.error('unterminated table opened here', open_at)
-            elif text[pos] == '}':
+                raise src.error("unterminated table opened here", open_at)
+            elif text[pos] == "}":
                 if len(keys) > 1 and len(set(keys)) < len(keys):
                     _redefine(data, meta, keys, starts)
-                data_append('\n}')
-                meta_append('\n}\n}')
+                data_append("\n}")
+                meta_append("\n}\n}")
                 keys, starts, index, is_seq, open_at = stack.pop()
-                sep = ',\n'
+                sep = ",\n"
                 pos = skip(text, pos + 1).end()
                 expect_value = None  # a value ended: go on to what follows one
             if expect_value is False:
@@ -165,21 +179,21 @@ def parse(text, name='', comments=None):
                         data_append(f'{sep}"{key}" : "{value}"')
                         if found:
                             start = m.start(i)
-                            line += count('\n', line_at, start)
+                            line += count("\n", line_at, start)
                             line_at = start
                             if includes and _INCLUDE_KEY in key:
-                                comment = annotation = ''
+                                comment = annotation = ""
                             else:
-                                comment, annotation = above.get(line, ''), on.get(line, '')
+                                comment, annotation = above.get(line, ""), on.get(line, "")
                             if comment or annotation or protection:
                                 meta_append(_scalar_meta(sep, key, kind, comment, annotation, protection))
                             else:
                                 meta_append(f'{sep}"{key}{_PLAIN[kind]}')
                         elif protection:
-                            meta_append(_scalar_meta(sep, key, kind, '', '', protection))
+                            meta_append(_scalar_meta(sep, key, kind, "", "", protection))
                         else:
                             meta_append(f'{sep}"{key}{_PLAIN[kind]}')
-                        sep = ',\n'
+                        sep = ",\n"
                         pos = m.end()
                         m = fast_entry(text, pos)
                     continue
@@ -195,9 +209,9 @@ def parse(text, name='', comments=None):
                 key, protection = str(index), None
                 index += 1
             start = pos
-            c = text[pos] if pos < n else ''
-            if c == '{' or c == '[':
-                kind = 'table' if c == '{' else 'sequence'
+            c = text[pos] if pos < n else ""
+            if c == "{" or c == "[":
+                kind = "table" if c == "{" else "sequence"
                 pos = skip(text, pos + 1).end()
             elif (m := fast_value(text, pos)) is not None:
                 i = m.lastindex
@@ -208,18 +222,18 @@ def parse(text, name='', comments=None):
             else:
                 kind, value, pos = _atom(src, pos)
                 pos = skip(text, pos).end()
-                if kind == 'string_doublequoted' or kind == 'string_singlequoted':
+                if kind == "string_doublequoted" or kind == "string_singlequoted":
                     value = value[1:-1]
             # its metadata: type, comment, annotation (not for a table, but for an include's), protection
             if found and not (includes and _INCLUDE_KEY in key):
-                line += count('\n', line_at, start)
+                line += count("\n", line_at, start)
                 line_at = start
-                comment = above.get(line, '')
-                annotation = None if kind == 'table' else on.get(line, '')
-            elif kind == 'table' and not (includes and _INCLUDE_KEY in key):
-                comment, annotation = '', None
+                comment = above.get(line, "")
+                annotation = None if kind == "table" else on.get(line, "")
+            elif kind == "table" and not (includes and _INCLUDE_KEY in key):
+                comment, annotation = "", None
             else:
-                comment = annotation = ''
+                comment = annotation = ""
             head = f'{sep}"{key}" : {{\n"type" : "{kind}",\n"comment" : "{comment}"'
             if annotation is not None:
                 head = f'{head},\n"annotation" : "{annotation}"'
@@ -232,53 +246,55 @@ def parse(text, name='', comments=None):
                 prefix = f'{sep}"{key}" : '
             else:
                 prefix = sep
-            if kind == 'table' or kind == 'sequence':
-                data_append(prefix + ('{\n' if kind == 'table' else '[\n'))
+            if kind == "table" or kind == "sequence":
+                data_append(prefix + ("{\n" if kind == "table" else "[\n"))
                 meta_append(head + ',\n"children" : {\n')
                 stack.append((keys, starts, index, is_seq, open_at))
-                sep, open_at = '', start
-                if kind == 'table':
+                sep, open_at = "", start
+                if kind == "table":
                     keys, starts, is_seq = [], [], False
                     expect_value = False
                     continue
                 index, is_seq = 0, True
-                if not text.startswith(']', pos):
+                if not text.startswith("]", pos):
                     continue
-                data_append('\n]')
-                meta_append('\n}\n}')
+                data_append("\n]")
+                meta_append("\n}\n}")
                 keys, starts, index, is_seq, open_at = stack.pop()
                 pos = skip(text, pos + 1).end()
             else:
                 if kind in _ESCAPABLE and _needs_escape(value):
                     value = escape(value)
                 data_append(f'{prefix}"{value}"')
-                meta_append(head + '\n}')
-            sep = ',\n'
+                meta_append(head + "\n}")
+            sep = ",\n"
         # A value ended: in a sequence a ',' or ']' follows; in a table the next key.
         while True:
             if not is_seq:
                 expect_value = False
                 break
-            if text.startswith(',', pos):
+            if text.startswith(",", pos):
                 pos = skip(text, pos + 1).end()
                 expect_value = True
                 break
-            if text.startswith(']', pos):
-                data_append('\n]')
-                meta_append('\n}\n}')
+            if text.startswith("]", pos):
+                data_append("\n]")
+                meta_append("\n}\n}")
                 keys, starts, index, is_seq, open_at = stack.pop()
-                sep = ',\n'
+                sep = ",\n"
                 pos = skip(text, pos + 1).end()
                 continue
             if pos >= n:
-                raise src.error('unterminated sequence opened here', open_at)
+                raise src.error("unterminated sequence opened here", open_at)
             raise src.error("expected ',' or ']' in sequence", pos)
 
 
 def _scalar_meta(sep, key, kind, comment, annotation, protection):
     if protection:
-        return (f'{sep}"{key}" : {{\n"type" : "{kind}",\n"comment" : "{comment}",\n"annotation" : "{annotation}",\n'
-                f'"protection" : "{protection}"\n}}')
+        return (
+            f'{sep}"{key}" : {{\n"type" : "{kind}",\n"comment" : "{comment}",\n"annotation" : "{annotation}",\n'
+            f'"protection" : "{protection}"\n}}'
+        )
     return f'{sep}"{key}" : {{\n"type" : "{kind}",\n"comment" : "{comment}",\n"annotation" : "{annotation}"\n}}'
 
 
@@ -295,9 +311,9 @@ def _redefine(data, meta, keys, starts):
     new_data, new_meta = [], []
     for a, b in last.values():
         d, m = data[a:b], meta[a:b]
-        sep = ',\n' if new_data else ''
-        d[0] = sep + d[0].removeprefix(',\n')
-        m[0] = sep + m[0].removeprefix(',\n')
+        sep = ",\n" if new_data else ""
+        d[0] = sep + d[0].removeprefix(",\n")
+        m[0] = sep + m[0].removeprefix(",\n")
         new_data += d
         new_meta += m
     data[first:] = new_data
@@ -309,11 +325,11 @@ def _key(src, pos):
     text = src.text
     m = _KEY.match(text, pos)
     if m is None:
-        if text.startswith('@table::', pos):
-            raise src.error('@table:: splice is not supported in snippet mode (the C++ library aborts)', pos)
-        if text.startswith(('}', ']', ',', ':'), pos) or pos >= len(text):
-            raise src.error('expected a name', pos)
-        raise src.error('invalid name', pos)
+        if text.startswith("@table::", pos):
+            raise src.error("@table:: splice is not supported in snippet mode (the C++ library aborts)", pos)
+        if text.startswith(("}", "]", ",", ":"), pos) or pos >= len(text):
+            raise src.error("expected a name", pos)
+        raise src.error("invalid name", pos)
     key = m.group()
     pos = _SKIP.match(text, m.end()).end()
     p = _PROTECTION.match(text, pos)
@@ -321,7 +337,7 @@ def _key(src, pos):
     if p:
         protection = p.group()
         pos = _SKIP.match(text, p.end()).end()
-    if not text.startswith(':', pos):
+    if not text.startswith(":", pos):
         raise src.error("expected ':' after name %r" % key, pos)
     return key, protection, _SKIP.match(text, pos + 1).end()
 
@@ -329,36 +345,36 @@ def _key(src, pos):
 def _atom(src, pos):
     """One scalar the slow way: (type, raw text, end); it must end at space, ',', ']', '}' or EOF."""
     text = src.text
-    c = text[pos] if pos < len(text) else ''
+    c = text[pos] if pos < len(text) else ""
     if c == '"':
         end = pos
         while True:
             end = text.find('"', end + 1)
             if end < 0:
-                raise src.error('unterminated double-quoted string', pos)
-            if text[end - 1] != '\\':
+                raise src.error("unterminated double-quoted string", pos)
+            if text[end - 1] != "\\":
                 break
-        kind, end = 'string_doublequoted', end + 1
+        kind, end = "string_doublequoted", end + 1
     elif c == "'":
         end = text.find("'", pos + 1)
         if end < 0:
-            raise src.error('unterminated single-quoted string', pos)
-        kind, end = 'string_singlequoted', end + 1
-    elif c == '(':
+            raise src.error("unterminated single-quoted string", pos)
+        kind, end = "string_singlequoted", end + 1
+    elif c == "(":
         m = _COMPLEX.match(text, pos)
         if m is None:
-            raise src.error('invalid complex number', pos)
-        kind, end = 'complex', m.end()
-    elif c == '':
-        raise src.error('expected a value', pos)
+            raise src.error("invalid complex number", pos)
+        kind, end = "complex", m.end()
+    elif c == "":
+        raise src.error("expected a value", pos)
     else:
         m = _ATOM.match(text, pos)
         if m is None:
             word = _WORD.match(text, pos)
             if word is None:
-                raise src.error('expected a value', pos)
-            raise src.error('invalid value %r' % word.group(), pos)
+                raise src.error("expected a value", pos)
+            raise src.error("invalid value %r" % word.group(), pos)
         return m.lastgroup, m.group(), m.end()
     if _END.match(text, end) is None:
-        raise src.error('unexpected text after value', end)
+        raise src.error("unexpected text after value", end)
     return kind, text[pos:end], end

@@ -1,9 +1,10 @@
 """environment.txt -> environment.fcl: `export K=V` -> `K: "V"`."""
+
 import re
 
 from .values import ascii_dots, content_lines
 
-EXPORT = re.compile(r'export\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)')
+EXPORT = re.compile(r"export\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)")
 
 
 def convert(text):
@@ -12,6 +13,6 @@ def convert(text):
     for line in content_lines(text):
         match = EXPORT.fullmatch(line)
         if match:
-            value = ascii_dots(match.group(2).strip().strip('\'"')).replace('"', '\\"')
+            value = ascii_dots(match.group(2).strip().strip("'\"")).replace('"', '\\"')
             out.append('%s: "%s"' % (match.group(1), value))
-    return '\n'.join(out) + '\n' if out else ''
+    return "\n".join(out) + "\n" if out else ""

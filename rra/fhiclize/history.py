@@ -1,11 +1,12 @@
 """What metadata.txt says about a run: RunHistory.fcl, RunHistory2.fcl and the configuration name."""
+
 import re
 
 from .values import ascii_dots, fhicl_list
 
-CONFIG = re.compile(r'Config name:\s*(.+)')
-COMPONENT = re.compile(r'Component #\d+:\s*(.+)')
-TIMES = re.compile(r'DAQInterface (start|stop) time:\s+(.*)')
+CONFIG = re.compile(r"Config name:\s*(.+)")
+COMPONENT = re.compile(r"Component #\d+:\s*(.+)")
+TIMES = re.compile(r"DAQInterface (start|stop) time:\s+(.*)")
 
 
 def run_history(metadata, run_number=None):
@@ -13,7 +14,7 @@ def run_history(metadata, run_number=None):
     config, components = None, []
     for line in metadata.splitlines():
         line = line.strip()
-        if not line or line.startswith('#'):
+        if not line or line.startswith("#"):
             continue
         match = CONFIG.match(line)
         if match:
@@ -24,12 +25,12 @@ def run_history(metadata, run_number=None):
             components.append(match.group(1).strip())
     out = []
     if run_number is not None:
-        out += ['run_number: %d' % run_number, '']
+        out += ["run_number: %d" % run_number, ""]
     if config:
-        out += ['config_name: "%s"' % config, '']
+        out += ['config_name: "%s"' % config, ""]
     if components:
-        out += ['components: ' + fhicl_list(components), '']
-    return '\n'.join(out) + '\n' if out else ''
+        out += ["components: " + fhicl_list(components), ""]
+    return "\n".join(out) + "\n" if out else ""
 
 
 def run_history2(metadata):
@@ -39,13 +40,13 @@ def run_history2(metadata):
         match = TIMES.match(line)
         if match:
             out.append('DAQInterface_%s_time: "%s"' % match.groups())
-    return ascii_dots('\n'.join(out))
+    return ascii_dots("\n".join(out))
 
 
 def config_name(metadata):
     """The first non-empty `Config name:` with '/' as '_' (it names a database configuration), else 'standard'."""
     for line in metadata.splitlines():
-        match = re.match(r'Config name:\s+(.*)', line)
+        match = re.match(r"Config name:\s+(.*)", line)
         if match and match.group(1).strip():
-            return match.group(1).strip().replace('/', '_')
-    return 'standard'
+            return match.group(1).strip().replace("/", "_")
+    return "standard"

@@ -10,17 +10,17 @@ def _fields(line):
         if char == '"':
             current.append(char)
             if quoted:
-                fields.append(''.join(current))
+                fields.append("".join(current))
                 current = []
             quoted = not quoted
         elif char.isspace() and not quoted:
             if current:
-                fields.append(''.join(current))
+                fields.append("".join(current))
                 current = []
         else:
             current.append(char)
     if current:
-        fields.append(''.join(current))
+        fields.append("".join(current))
     return fields
 
 
@@ -32,6 +32,6 @@ def convert(text):
         if len(fields) < 2:
             continue
         values = [f if f.startswith('"') and f.endswith('"') else '"%s"' % f for f in fields[1:]]
-        end = ' ]' if any(f.startswith('"') and f.endswith('"') for f in fields[1:]) else ']'
-        out.append('%s: [%s%s' % (fields[0], ', '.join(values), end))
-    return '\n'.join(out) + '\n' if out else ''
+        end = " ]" if any(f.startswith('"') and f.endswith('"') for f in fields[1:]) else "]"
+        out.append("%s: [%s%s" % (fields[0], ", ".join(values), end))
+    return "\n".join(out) + "\n" if out else ""

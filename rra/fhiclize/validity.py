@@ -1,4 +1,5 @@
 """Is a converter's output FHiCL? Only ever a warning: the legacy bytes are archived either way."""
+
 import functools
 
 from rra.fhicl import FhiclError, check

@@ -7,6 +7,7 @@ DOC (as `doit list` says it), UCONDB (whether it talks to UconDB), target(layout
 task(archive, record): the doit
 task of one run, whose action is the module's own function.
 """
+
 from . import artdaqdb, blob, files, fhiclize, ucondb, validate
 
 STAGES = (fhiclize, artdaqdb, blob, ucondb, validate, files)

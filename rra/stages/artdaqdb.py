@@ -1,4 +1,5 @@
 """artdaqdb:R — the run's FHiCL set -> artdaqDB (what changed, as a new version) -> its marker."""
+
 import contextlib
 import logging
 import os
@@ -59,17 +60,25 @@ def _say_current(run, marker_path):
     except (OSError, ValueError):
         return
     if by_partner:
-        log.info("[run %s] [artdaqdb] stored as %s by another task of its batch (one index write)",
-                 run, marker.get("version"))
+        log.info(
+            "[run %s] [artdaqdb] stored as %s by another task of its batch (one index write)",
+            run,
+            marker.get("version"),
+        )
     else:
-        log.info("[run %s] [artdaqdb] nothing stored: artdaqDB already holds this FHiCL set as %s "
-                 "(stored %s)", run, marker.get("version"), marker.get("stored_at"))
+        log.info(
+            "[run %s] [artdaqdb] nothing stored: artdaqDB already holds this FHiCL set as %s (stored %s)",
+            run,
+            marker.get("version"),
+            marker.get("stored_at"),
+        )
 
 
 @contextlib.contextmanager
 def _claim(layout, batch):
     """Held while one task stores its batch: the partners wait, then find their markers written."""
     import filelock
+
     path = layout.batch_lock(min(batch))
     path.parent.mkdir(exist_ok=True)
     with filelock.FileLock(str(path), timeout=LOCK_TIMEOUT).acquire(poll_interval=0.01):
@@ -82,8 +91,12 @@ def _store(archive, run, batch, record_dirs):
     manifest, files = fhiclset.read(layout.fhicl_dir(run))
     todo = [(run, manifest["config_name"], files, layout.artdaqdb_marker(run))]
     for other in batch:
-        if other != run and record_dirs and ready(layout, other, record_dirs[other]) and \
-                not os.path.exists(layout.failure(other, NAME)):
+        if (
+            other != run
+            and record_dirs
+            and ready(layout, other, record_dirs[other])
+            and not os.path.exists(layout.failure(other, NAME))
+        ):
             try:
                 m, f = fhiclset.read(layout.fhicl_dir(other))
             except (fhiclset.DamagedSet, OSError):
@@ -93,18 +106,22 @@ def _store(archive, run, batch, record_dirs):
     written = []  # (marker path, fields): written together, once the documents are durable
     for (r, _, _, marker), result in zip(todo, results):
         if result.kept:
-            log.warning("[run %s] [artdaqdb] %s no longer in the run record: artdaqDB keeps the archived "
-                        "version, so the export and the blob still hold it (as the C++ tools and the "
-                        "legacy archiver do)", r, ", ".join("%s.fcl" % e for e in result.kept))
+            log.warning(
+                "[run %s] [artdaqdb] %s no longer in the run record: artdaqDB keeps the archived "
+                "version, so the export and the blob still hold it (as the C++ tools and the "
+                "legacy archiver do)",
+                r,
+                ", ".join("%s.fcl" % e for e in result.kept),
+            )
         if not result.changed and r != run:
             continue  # a partner with nothing new: its own task checks its marker
         state = db.latest(r)
         if result.changed:
-            log.info("[run %s] [artdaqdb] stored %s: %s", r, result.version,
-                     ", ".join(result.stored))
+            log.info("[run %s] [artdaqdb] stored %s: %s", r, result.version, ", ".join(result.stored))
         else:
-            log.info("[run %s] [artdaqdb] nothing stored: artdaqDB already holds this FHiCL set "
-                     "as %s", r, state.version)
+            log.info(
+                "[run %s] [artdaqdb] nothing stored: artdaqDB already holds this FHiCL set as %s", r, state.version
+            )
         written.append((marker, marker_fields(archive, state, result.md5)))
     markers.write_many(written)
 
@@ -117,6 +134,7 @@ def _store_many(db, run, todo):
     is what batches are there to avoid.
     """
     from ..shutdown import stopping
+
     while True:
         try:
             results = {r.run: r for r in db.store_many([(r, c, f) for r, c, f, _ in todo], stop=stopping)}
@@ -153,15 +171,14 @@ def current(archive, marker_path, manifest):
         marker = markers.read(marker_path)
     except (OSError, ValueError):
         return False
-    return marker.get("database_uri") == redact(archive.artdaq.uri) and \
-        marker.get("entities") == entity_md5s(manifest)
+    return marker.get("database_uri") == redact(archive.artdaq.uri) and marker.get("entities") == entity_md5s(manifest)
 
 
 def entity_md5s(manifest):
     """entity -> md5 of a FHiCL set from its manifest, as artdaqDB's fhicl_md5s gives it."""
     from ..artdaqdb import entity_of
-    return {entity_of(name): md5 for name, md5 in sorted(manifest["files"].items())
-            if entity_of(name) != "schema"}
+
+    return {entity_of(name): md5 for name, md5 in sorted(manifest["files"].items()) if entity_of(name) != "schema"}
 
 
 def matches(archive, run, fhicl_dir):

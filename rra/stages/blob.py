@@ -1,4 +1,5 @@
 """blob:R — the run exported from artdaqDB, packed as the legacy blob (deterministic)."""
+
 from .. import atomic, blob, markers
 from ..actions import run_step
 
@@ -26,6 +27,7 @@ def pack(archive, run, artdaqdb_marker=None, blob_path=None):
     The paths default to the run's own (rra recover --dry-run gives scratch ones).
     """
     from ..artdaqdb import parse_timestamp
+
     marker = markers.read(artdaqdb_marker or archive.layout.artdaqdb_marker(run))
     files = archive.artdaqdb().exported(run)
     data = blob.pack(run, files, parse_timestamp(marker["stored_at"]))

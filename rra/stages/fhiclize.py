@@ -1,4 +1,5 @@
 """fhiclize:R — the run record's files -> the run's FHiCL set and its manifest (rra.fhiclset)."""
+
 from .. import fhiclset
 from ..actions import fail, run_step
 
@@ -20,8 +21,9 @@ def task(archive, rec):
     layout = archive.layout
     fhicl_dir, stats = str(layout.fhicl_dir(rec.run)), str(layout.run_dir(rec.run) / fhiclset.STATS)
     return {
-        "actions": [(run_step, [NAME, rec.run, fhiclset.build, rec.run, str(rec.path), fhicl_dir,
-                                archive.generate, stats])],
+        "actions": [
+            (run_step, [NAME, rec.run, fhiclset.build, rec.run, str(rec.path), fhicl_dir, archive.generate, stats])
+        ],
         "file_dep": [str(f) for f in rec.files],
         # the MD5s of what was read, not what doit saw after the action (see fhiclset)
         "uptodate": [(fhiclset.record_unchanged, [fhicl_dir, str(rec.path), stats])],

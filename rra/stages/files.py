@@ -7,6 +7,7 @@ record changed, downloaded and checked after every upload. The marker lists what
 read (name, size, mtime): the stage is up to date exactly while the record still is,
 so a file that changes while it is read is archived again on the next tick.
 """
+
 import hashlib
 import logging
 import os
@@ -51,8 +52,9 @@ def keep(archive, run, record_dir, signature=None):
     paths, seen = _read_plan(record_dir)
     data = runfiles.pack(run, paths)
     if _stats(paths) != seen:
-        raise runfiles.RunFilesError("run %s: the record changed while it was read; archived on the next "
-                                     "invocation" % run)
+        raise runfiles.RunFilesError(
+            "run %s: the record changed while it was read; archived on the next invocation" % run
+        )
     with guarded(archive):
         db = archive.ucondb(obj)
         meta, stored_md5, adopted, _ = put_or_adopt(db, run, data, archive.listed(obj), _differing_files, NAME)
@@ -68,8 +70,7 @@ def keep(archive, run, record_dir, signature=None):
     if differ:
         problems.append("files differ from the record: %s" % ", ".join(differ))
     if problems:
-        raise FilesValidationError("UconDB %s/%s key %s: %s" % (archive.ucon.folder, obj, run,
-                                                                 "; ".join(problems)))
+        raise FilesValidationError("UconDB %s/%s key %s: %s" % (archive.ucon.folder, obj, run, "; ".join(problems)))
     _mark(marker_path, obj, run, got_meta, stored_md5, adopted, paths, seen, signature)
 
 
@@ -89,11 +90,20 @@ def recover(archive, run, record_dir, signature=None):
 
 def _mark(marker_path, obj, run, meta, md5, adopted, paths, seen, signature):
     """files.json: what the object holds, and the (size, mtime) of each file it was made from."""
-    markers.write(marker_path, {
-        "object": obj, "key": str(run), "version_id": meta.version_id, "size": meta.size,
-        "adler32": meta.adler32, "md5": md5, "adopted": adopted, "time": markers.now(),
-        "files": {os.path.basename(p): list(st) for p, st in zip(paths, seen)},
-    })
+    markers.write(
+        marker_path,
+        {
+            "object": obj,
+            "key": str(run),
+            "version_id": meta.version_id,
+            "size": meta.size,
+            "adler32": meta.adler32,
+            "md5": md5,
+            "adopted": adopted,
+            "time": markers.now(),
+            "files": {os.path.basename(p): list(st) for p, st in zip(paths, seen)},
+        },
+    )
     if signature is not None:
         seal(marker_path, signature)
 

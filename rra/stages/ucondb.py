@@ -3,6 +3,7 @@
 put_or_adopt, adoptable and guarded are shared with the files stage, which stores the
 record's files in another object of the same folder by the same rules.
 """
+
 import hashlib
 import logging
 from contextlib import contextmanager
@@ -43,7 +44,8 @@ def upload(archive, run):
     data = Path(archive.layout.blob(run)).read_bytes()
     with guarded(archive):
         meta, stored_md5, adopted, replaced = put_or_adopt(
-            archive.ucondb(), run, data, archive.listed(), blob.differences, NAME)
+            archive.ucondb(), run, data, archive.listed(), blob.differences, NAME
+        )
     write_marker(archive, run, meta, stored_md5, adopted, replaced)
 
 
@@ -55,6 +57,7 @@ def put_or_adopt(db, run, data, listed, compare, stage):
     and replaced is then (old version id, what differed).
     """
     from ..ucondb import KeyExists
+
     key = str(run)
     if listed is not None and key not in listed:
         try:
@@ -69,15 +72,27 @@ def put_or_adopt(db, run, data, listed, compare, stage):
     if found is not None:
         meta, stored_md5, differ, exact = found
         if not differ:
-            log.info("[run %s] [%s] already stored as version %s%s: nothing uploaded", run, stage,
-                     meta.version_id, "" if exact else " (%s)" % (
-                         "differs only in Packed on/hashes.fcl" if compare is blob.differences
-                         else "the same files"))
+            log.info(
+                "[run %s] [%s] already stored as version %s%s: nothing uploaded",
+                run,
+                stage,
+                meta.version_id,
+                ""
+                if exact
+                else " (%s)"
+                % ("differs only in Packed on/hashes.fcl" if compare is blob.differences else "the same files"),
+            )
             return meta, stored_md5, True, None
         replaced = (meta.version_id, differ)
         meta = db.put(key, data, tags=[key], override=True)
-        log.info("[run %s] [%s] replaced version %s by %s (override); differing: %s",
-                 run, stage, replaced[0], meta.version_id, ", ".join(differ))
+        log.info(
+            "[run %s] [%s] replaced version %s by %s (override); differing: %s",
+            run,
+            stage,
+            replaced[0],
+            meta.version_id,
+            ", ".join(differ),
+        )
     else:
         meta = db.put(key, data, tags=[key])
         log.info("[run %s] [%s] uploaded version %s", run, stage, meta.version_id)
@@ -88,6 +103,7 @@ def put_or_adopt(db, run, data, listed, compare, stage):
 def guarded(archive):
     """Hold this stage back if UconDB already refused or failed this invocation; trip on the first."""
     from ..ucondb import UconDBAuthError, UconDBConnectionError, UconDBTLSError
+
     breaker.check(archive.work_dir)
     try:
         yield
@@ -122,9 +138,16 @@ def write_marker(archive, run, meta, stored_md5, adopted, replaced=None, marker_
     """replaced: (old version id, differing sections) when the upload overrode another version."""
     u = archive.ucon
     fields = {
-        "server_url": redact(u.url), "folder": u.folder, "object": u.object,
-        "key": str(run), "version_id": meta.version_id, "size": meta.size,
-        "adler32": meta.adler32, "md5": stored_md5, "adopted": adopted, "time": markers.now(),
+        "server_url": redact(u.url),
+        "folder": u.folder,
+        "object": u.object,
+        "key": str(run),
+        "version_id": meta.version_id,
+        "size": meta.size,
+        "adler32": meta.adler32,
+        "md5": stored_md5,
+        "adopted": adopted,
+        "time": markers.now(),
     }
     if replaced:
         fields.update(replaced=replaced[0], differing=list(replaced[1]))

@@ -3,6 +3,7 @@
 Its record (validated.md5) is then sealed with the run record's signature taken when this
 invocation found the run: later invocations skip the run until the record changes.
 """
+
 import hashlib
 import os
 from pathlib import Path
@@ -55,12 +56,14 @@ def validate(archive, run, signature=None, content_checks=None):
     got_md5 = hashlib.md5(data).hexdigest()
     problems = []
     if str(meta.version_id) != str(marker["version_id"]):
-        problems.append("key %s points at version %s, uploaded %s"
-                        % (run, meta.version_id, marker["version_id"]))
+        problems.append("key %s points at version %s, uploaded %s" % (run, meta.version_id, marker["version_id"]))
     if not meta.matches(data):
         from ..ucondb.meta import adler32  # (rra.ucondb loads requests: not on a no-op tick)
-        problems.append("downloaded %d bytes adler32 %d, server says %d bytes adler32 %d"
-                        % (len(data), adler32(data), meta.size, meta.adler32))
+
+        problems.append(
+            "downloaded %d bytes adler32 %d, server says %d bytes adler32 %d"
+            % (len(data), adler32(data), meta.size, meta.adler32)
+        )
     if got_md5 != marker["md5"]:
         problems.append("downloaded MD5 %s, uploaded MD5 %s" % (got_md5, marker["md5"]))
     differ = blob.differences(data, local)
@@ -69,8 +72,9 @@ def validate(archive, run, signature=None, content_checks=None):
     if (archive.validate_blobs if content_checks is None else content_checks) and not problems:
         problems += content_problems(run, data)
     if problems:
-        raise ValidationError("UconDB %s/%s key %s: %s" % (
-            marker["folder"], marker["object"], run, "; ".join(problems)))
+        raise ValidationError(
+            "UconDB %s/%s key %s: %s" % (marker["folder"], marker["object"], run, "; ".join(problems))
+        )
     atomic.write_text(validated_path, "%s  blob.txt\nversion_id %s\n" % (got_md5, meta.version_id))
     if signature is not None:
         seal(validated_path, signature)

@@ -1,14 +1,34 @@
 """UconDB access: the HTTP client, an embedded SQLite store with the same interface, one factory."""
 
 from .client import UconDB
-from .errors import (KeyExists, UconDBAuthError, UconDBConnectionError, UconDBError, UconDBIntegrityError,
-                     UconDBNotFound, UconDBTimeout, UconDBTLSError)
+from .errors import (
+    KeyExists,
+    UconDBAuthError,
+    UconDBConnectionError,
+    UconDBError,
+    UconDBIntegrityError,
+    UconDBNotFound,
+    UconDBTimeout,
+    UconDBTLSError,
+)
 from .meta import Meta
 from .store import EmbeddedUconDB, Store
 
-__all__ = ["open_ucondb", "UconDB", "EmbeddedUconDB", "Store", "Meta", "UconDBError", "UconDBConnectionError",
-           "UconDBTimeout", "UconDBTLSError", "UconDBAuthError", "UconDBNotFound", "UconDBIntegrityError",
-           "KeyExists"]
+__all__ = [
+    "open_ucondb",
+    "UconDB",
+    "EmbeddedUconDB",
+    "Store",
+    "Meta",
+    "UconDBError",
+    "UconDBConnectionError",
+    "UconDBTimeout",
+    "UconDBTLSError",
+    "UconDBAuthError",
+    "UconDBNotFound",
+    "UconDBIntegrityError",
+    "KeyExists",
+]
 
 
 def open_ucondb(server_url, folder, object, **options):
@@ -17,5 +37,5 @@ def open_ucondb(server_url, folder, object, **options):
     if scheme in ("http", "https"):
         return UconDB(server_url, folder, object, **options)
     if scheme == "sqlite" and server_url.startswith("sqlite://"):
-        return EmbeddedUconDB(server_url[len("sqlite://"):], folder, object, **options)
+        return EmbeddedUconDB(server_url[len("sqlite://") :], folder, object, **options)
     raise UconDBError(f"unsupported UconDB URL scheme {scheme!r}: use http://, https:// or sqlite://<path>")

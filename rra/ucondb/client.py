@@ -15,8 +15,17 @@ import urllib3
 from requests.auth import HTTPDigestAuth
 
 from ..urls import split_credentials
-from .errors import (KeyExists, UconDBAuthError, UconDBConnectionError, UconDBError, UconDBIntegrityError,
-                     UconDBNotFound, UconDBTimeout, UconDBTLSError, redact)
+from .errors import (
+    KeyExists,
+    UconDBAuthError,
+    UconDBConnectionError,
+    UconDBError,
+    UconDBIntegrityError,
+    UconDBNotFound,
+    UconDBTimeout,
+    UconDBTLSError,
+    redact,
+)
 from .meta import Meta, adler32, run_keys
 
 log = logging.getLogger("rra.ucondb")
@@ -46,8 +55,20 @@ def _headline(response):
 class UconDB:
     """One folder/object of a UconDB server: versions(), keys(), get(), put()."""
 
-    def __init__(self, server_url, folder, object, user=None, password=None, timeout=30.0,
-                 ca_bundle=None, verify_tls=True, retries=3, retry_delay=1.0, no_writer=None):
+    def __init__(
+        self,
+        server_url,
+        folder,
+        object,
+        user=None,
+        password=None,
+        timeout=30.0,
+        ca_bundle=None,
+        verify_tls=True,
+        retries=3,
+        retry_delay=1.0,
+        no_writer=None,
+    ):
         parts = urlsplit(server_url)
         if parts.username and user is None:  # credentials in the URL: use them, never show them
             user, password = unquote(parts.username), unquote(parts.password or "")
@@ -92,6 +113,7 @@ class UconDB:
 
     def versions(self):
         """All versions (Meta), newest first; a brand-new object (404 Object not found) has none."""
+
         def once(n):
             try:
                 r = self._call("GET", "versions", params={"folder": self.folder, "object": self.object})
@@ -102,6 +124,7 @@ class UconDB:
                     raise self._no_folder(e.url) from None
                 raise
             return [Meta.from_json(d) for d in json.loads(r.content)]
+
         return self._retrying(once, "list versions")
 
     def keys(self):
@@ -114,6 +137,7 @@ class UconDB:
 
     def get(self, key):
         """(bytes, Meta) of the version holding key, checked against the announced size and adler32."""
+
         def once(n):
             try:
                 return self._download(f"key={quote(str(key), safe='')}")
@@ -121,6 +145,7 @@ class UconDB:
                 if e.status == 500:  # a brand-new object or an unknown folder: /versions says which
                     self._confirm_missing(key, e)
                 raise
+
         return self._retrying(once, f"get key {key}")
 
     def get_version(self, version_id):
@@ -135,23 +160,30 @@ class UconDB:
             r = self._call("GET", self._path("data", f"id={vid}"), params={"meta_only": "yes"})
             found = json.loads(r.content)
             if not found or found.get("object") != self.object:
-                raise UconDBNotFound(f"404 Version {vid} not found (folder {self.folder}, object {self.object})",
-                                     r.url, 404)
+                raise UconDBNotFound(
+                    f"404 Version {vid} not found (folder {self.folder}, object {self.object})", r.url, 404
+                )
             meta = Meta.from_json(found)
             r = self._call("GET", "get_blob", params={"folder": self.folder, "version_id": str(vid)})
             data = r.content
             if not meta.matches(data):
-                raise UconDBIntegrityError(f"downloaded {len(data)} bytes do not match the server's size "
-                                           f"{meta.size} and adler32 {meta.adler32}", r.url)
+                raise UconDBIntegrityError(
+                    f"downloaded {len(data)} bytes do not match the server's size "
+                    f"{meta.size} and adler32 {meta.adler32}",
+                    r.url,
+                )
             return data, replace(meta, md5=hashlib.md5(data).hexdigest())
+
         return self._retrying(once, f"get version {vid}")
 
     def put(self, key, data, tags=None, override=False, tv=None):
         """Store data under key and return its Meta; retries never create a second version."""
         if self._auth is None:
-            raise UconDBAuthError(f"cannot write to folder {self.folder}: "
-                                  f"{self.no_writer or 'no writer user configured (ucon_db.writer_user)'}",
-                                  self.url)
+            raise UconDBAuthError(
+                f"cannot write to folder {self.folder}: "
+                f"{self.no_writer or 'no writer user configured (ucon_db.writer_user)'}",
+                self.url,
+            )
         data = bytes(data)
         tags = (tags,) if isinstance(tags, str) else tuple(tags or ())
         params = [("key", str(key))] + [("tag", str(t)) for t in tags]
@@ -169,6 +201,7 @@ class UconDB:
                     return done
                 raise
             return self._put_answer(r, key, data, tags)
+
         return self._retrying(once, f"put key {key}")
 
     # -- the messy parts --
@@ -179,12 +212,20 @@ class UconDB:
         if meta is None:
             return None
         if meta.matches(data):
-            log.info("key %s of %s/%s already holds these bytes (version %s): not re-sent",
-                     key, self.folder, self.object, meta.version_id)
+            log.info(
+                "key %s of %s/%s already holds these bytes (version %s): not re-sent",
+                key,
+                self.folder,
+                self.object,
+                meta.version_id,
+            )
             return replace(meta, md5=hashlib.md5(data).hexdigest())
         if not override:
-            raise KeyExists(f"Version of object {self.object} with key {key} already exists with other content",
-                            self._full(self._path("data")), key=str(key))
+            raise KeyExists(
+                f"Version of object {self.object} with key {key} already exists with other content",
+                self._full(self._path("data")),
+                key=str(key),
+            )
         return None
 
     def _put_answer(self, r, key, data, tags):
@@ -193,8 +234,16 @@ class UconDB:
         try:
             return replace(Meta.from_json(json.loads(r.content)), md5=md5)
         except (ValueError, TypeError, KeyError):
-            return Meta(version_id=int(r.text.strip()), key=str(key), size=len(data), adler32=adler32(data),
-                        tags=tags, folder=self.folder, object=self.object, md5=md5)
+            return Meta(
+                version_id=int(r.text.strip()),
+                key=str(key),
+                size=len(data),
+                adler32=adler32(data),
+                tags=tags,
+                folder=self.folder,
+                object=self.object,
+                md5=md5,
+            )
 
     def _meta(self, key):
         try:
@@ -227,16 +276,22 @@ class UconDB:
             raise UconDBError(f"500 {err.message} although key {key} exists", err.url, 500)
 
     def _no_folder(self, url):
-        return UconDBNotFound(f"UconDB has no folder {self.folder} (check ucon_db.folder_name; folders are "
-                              f"created by the server's administrator)", url, 404)
+        return UconDBNotFound(
+            f"UconDB has no folder {self.folder} (check ucon_db.folder_name; folders are "
+            f"created by the server's administrator)",
+            url,
+            404,
+        )
 
     def _download(self, selector):
         r = self._call("GET", self._path("data", selector))
         data = r.content
         meta = Meta.from_headers(r.headers, md5=hashlib.md5(data).hexdigest())
         if not meta.matches(data):
-            raise UconDBIntegrityError(f"downloaded {len(data)} bytes do not match the server's size {meta.size} "
-                                       f"and adler32 {meta.adler32}", r.url)
+            raise UconDBIntegrityError(
+                f"downloaded {len(data)} bytes do not match the server's size {meta.size} and adler32 {meta.adler32}",
+                r.url,
+            )
         return data, meta
 
     def _path(self, *tail):
@@ -249,11 +304,22 @@ class UconDB:
         """One HTTP exchange, with transport failures and error statuses turned into UconDB errors."""
         url = self._full(path)
         try:
-            r = self.session.request(method, url, params=params, data=data, auth=auth,
-                                     timeout=self.timeout, verify=self.verify, allow_redirects=False)
+            r = self.session.request(
+                method,
+                url,
+                params=params,
+                data=data,
+                auth=auth,
+                timeout=self.timeout,
+                verify=self.verify,
+                allow_redirects=False,
+            )
         except requests.exceptions.SSLError as e:
-            raise UconDBTLSError(f"TLS failure talking to UconDB ({_reason(e)}); if the server uses a site CA, "
-                                 f"set ca_bundle to its certificate file", url) from None
+            raise UconDBTLSError(
+                f"TLS failure talking to UconDB ({_reason(e)}); if the server uses a site CA, "
+                f"set ca_bundle to its certificate file",
+                url,
+            ) from None
         except requests.ConnectTimeout:
             err = UconDBTimeout(f"{method} could not connect within {self.timeout}s", url)
             err.unreachable = True
@@ -262,8 +328,9 @@ class UconDB:
             raise UconDBTimeout(f"{method} got no answer within {self.timeout}s", url) from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as e:
             err = UconDBConnectionError(f"{method} failed: cannot reach UconDB ({_reason(e)})", url)
-            err.unreachable = isinstance(getattr(e.args[0] if e.args else None, "reason", None),
-                                         urllib3.exceptions.NewConnectionError)
+            err.unreachable = isinstance(
+                getattr(e.args[0] if e.args else None, "reason", None), urllib3.exceptions.NewConnectionError
+            )
             raise err from None
         if r.status_code == 200:
             return r
@@ -275,22 +342,36 @@ class UconDB:
         r.close()
         if status == 401:
             who = f"user {self.user!r}" if self.user else "an anonymous request"
-            return UconDBAuthError(f"401 Unauthorized: UconDB rejected {who} for folder {self.folder} "
-                                   f"(check ucon_db.writer_user and writer_password)", url, status)
+            return UconDBAuthError(
+                f"401 Unauthorized: UconDB rejected {who} for folder {self.folder} "
+                f"(check ucon_db.writer_user and writer_password)",
+                url,
+                status,
+            )
         if status == 403:
-            return UconDBAuthError(f"403 Forbidden: user {self.user!r} may not {method} in folder {self.folder}",
-                                   url, status)
+            return UconDBAuthError(
+                f"403 Forbidden: user {self.user!r} may not {method} in folder {self.folder}", url, status
+            )
         if status == 404:
             if method in ("POST", "PUT") and what.startswith("Folder"):
                 return self._no_folder(url)
             return UconDBNotFound(f"404 {what} (folder {self.folder}, object {self.object})", url, status)
         if status == 500 and MISSING.search(what):
-            return UconDBNotFound(f"{what} (folder {self.folder}, object {self.object}: the object has no "
-                                  f"versions yet, or the folder does not exist)", url, status)
+            return UconDBNotFound(
+                f"{what} (folder {self.folder}, object {self.object}: the object has no "
+                f"versions yet, or the folder does not exist)",
+                url,
+                status,
+            )
         m = EXISTS.search(r.text or "") if status == 500 else None
         if m:
-            return KeyExists(f"Version of object {m.group(1)} with key {m.group(2)} already exists "
-                             f"(put with override to replace it)", url, status, key=m.group(2))
+            return KeyExists(
+                f"Version of object {m.group(1)} with key {m.group(2)} already exists "
+                f"(put with override to replace it)",
+                url,
+                status,
+                key=m.group(2),
+            )
         if status == 405:
             return UconDBError(f"405 this UconDB instance is read-only; {method} refused", url, status)
         return UconDBError(f"{status} {what}", url, status)
@@ -303,7 +384,7 @@ class UconDB:
             except UconDBError as e:
                 if not _transient(e) or attempt >= self.retries:
                     raise
-                delay = self.retry_delay * 2 ** attempt * random.uniform(0.5, 1.0)
+                delay = self.retry_delay * 2**attempt * random.uniform(0.5, 1.0)
                 log.warning("UconDB %s failed (%s); retry %d/%d in %.2fs", what, e, attempt + 1, self.retries, delay)
                 time.sleep(delay)
 

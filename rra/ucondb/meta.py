@@ -29,29 +29,53 @@ class Meta:
     @classmethod
     def from_json(cls, d):
         """Build from the server's version metadata JSON dict."""
-        return cls(version_id=int(d["id"]), key=d.get("key"), size=int(d.get("data_size") or 0),
-                   adler32=int(d.get("adler32") or 0), tr=float(d.get("tr") or 0),
-                   tv=float(d.get("tv") or 0), tags=tuple(d.get("tags") or ()),
-                   data_key=None if d.get("data_key") is None else str(d["data_key"]),
-                   folder=d.get("folder"), object=d.get("object"))
+        return cls(
+            version_id=int(d["id"]),
+            key=d.get("key"),
+            size=int(d.get("data_size") or 0),
+            adler32=int(d.get("adler32") or 0),
+            tr=float(d.get("tr") or 0),
+            tv=float(d.get("tv") or 0),
+            tags=tuple(d.get("tags") or ()),
+            data_key=None if d.get("data_key") is None else str(d["data_key"]),
+            folder=d.get("folder"),
+            object=d.get("object"),
+        )
 
     @classmethod
     def from_headers(cls, h, md5=None):
         """Build from the X-UConDB-* headers of a data download."""
         extra = json.loads(h.get("X-UConDB-metadata") or "{}")
         key = h.get("X-UConDB-version-key")
-        return cls(version_id=int(h["X-UConDB-version-id"]), key=None if key in (None, "", "null") else key,
-                   size=int(h["X-UConDB-data-size"]), adler32=int(h["X-UConDB-adler32"]),
-                   tr=float(h.get("X-UConDB-tr") or 0), tv=float(h.get("X-UConDB-tv") or 0),
-                   tags=tuple(extra.get("tags") or ()), data_key=h.get("X-UConDB-data-key"),
-                   folder=extra.get("folder"), object=extra.get("object"), md5=md5)
+        return cls(
+            version_id=int(h["X-UConDB-version-id"]),
+            key=None if key in (None, "", "null") else key,
+            size=int(h["X-UConDB-data-size"]),
+            adler32=int(h["X-UConDB-adler32"]),
+            tr=float(h.get("X-UConDB-tr") or 0),
+            tv=float(h.get("X-UConDB-tv") or 0),
+            tags=tuple(extra.get("tags") or ()),
+            data_key=h.get("X-UConDB-data-key"),
+            folder=extra.get("folder"),
+            object=extra.get("object"),
+            md5=md5,
+        )
 
     def to_json(self):
         """The server's version metadata JSON dict."""
-        return {"object": self.object, "folder": self.folder, "tv": self.tv, "tr": self.tr,
-                "tags": list(self.tags), "adler32": self.adler32, "uadler32": self.adler32,
-                "data_size": self.size, "data_key": self.data_key, "id": self.version_id,
-                "key": self.key}
+        return {
+            "object": self.object,
+            "folder": self.folder,
+            "tv": self.tv,
+            "tr": self.tr,
+            "tags": list(self.tags),
+            "adler32": self.adler32,
+            "uadler32": self.adler32,
+            "data_size": self.size,
+            "data_key": self.data_key,
+            "id": self.version_id,
+            "key": self.key,
+        }
 
     def matches(self, data):
         """True if data has this version's size and adler32 (how the server checks integrity)."""

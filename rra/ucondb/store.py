@@ -94,9 +94,14 @@ class Store:
         """Names of the folder's objects that have at least one version."""
         self._check_folder(folder)
         with self._db() as db:
-            return [r[0] for r in db.execute(
-                "SELECT DISTINCT o.name FROM objects o JOIN versions v ON v.object_id = o.id"
-                " WHERE o.folder=? ORDER BY o.name", (folder,))]
+            return [
+                r[0]
+                for r in db.execute(
+                    "SELECT DISTINCT o.name FROM objects o JOIN versions v ON v.object_id = o.id"
+                    " WHERE o.folder=? ORDER BY o.name",
+                    (folder,),
+                )
+            ]
 
     def _check_folder(self, folder):
         if not self.has_folder(folder):
@@ -104,15 +109,26 @@ class Store:
 
     def _meta(self, row):
         vid, key, size, a32, tr, tv, tags, data_id, folder, obj = row
-        return Meta(version_id=vid, key=key, size=size, adler32=a32, tr=tr, tv=tv, tags=tuple(json.loads(tags)),
-                    data_key=str(data_id), folder=f"{self.namespace}.{folder}", object=obj)
+        return Meta(
+            version_id=vid,
+            key=key,
+            size=size,
+            adler32=a32,
+            tr=tr,
+            tv=tv,
+            tags=tuple(json.loads(tags)),
+            data_key=str(data_id),
+            folder=f"{self.namespace}.{folder}",
+            object=obj,
+        )
 
     def versions(self, folder, obj):
         """All versions of an object, newest first; 404 for an unknown folder or an object without versions."""
         self._check_folder(folder)
         with self._db() as db:
-            rows = db.execute(VERSION_SQL + " WHERE o.folder=? AND o.name=? ORDER BY v.tr DESC, v.id DESC",
-                              (folder, obj)).fetchall()
+            rows = db.execute(
+                VERSION_SQL + " WHERE o.folder=? AND o.name=? ORDER BY v.tr DESC, v.id DESC", (folder, obj)
+            ).fetchall()
         if not rows:
             raise UconDBNotFound(f"Object {obj} not found", self.url, 404)
         return [self._meta(r) for r in rows]
@@ -169,8 +185,10 @@ class Store:
                 if old:
                     db.execute("UPDATE versions SET key=NULL WHERE id=?", old)
             data_id = self._dedup(db, data, size, a32)
-            vid = db.execute("INSERT INTO versions (object_id, key, data_id, tv, tr, tags) VALUES (?, ?, ?, ?, ?, ?)",
-                             (object_id, key, data_id, float(tv or 0), time.time(), json.dumps(list(tags)))).lastrowid
+            vid = db.execute(
+                "INSERT INTO versions (object_id, key, data_id, tv, tr, tags) VALUES (?, ?, ?, ?, ?, ?)",
+                (object_id, key, data_id, float(tv or 0), time.time(), json.dumps(list(tags))),
+            ).lastrowid
             return self._meta(db.execute(VERSION_SQL + " WHERE v.id=?", (vid,)).fetchone())
 
     @staticmethod
@@ -179,8 +197,9 @@ class Store:
         for data_id, stored in db.execute("SELECT id, bytes FROM data WHERE adler32=? AND size=?", (a32, size)):
             if bytes(stored) == data:
                 return data_id
-        return db.execute("INSERT INTO data (adler32, size, bytes) VALUES (?, ?, ?)",
-                          (a32, size, sqlite3.Binary(data))).lastrowid
+        return db.execute(
+            "INSERT INTO data (adler32, size, bytes) VALUES (?, ?, ?)", (a32, size, sqlite3.Binary(data))
+        ).lastrowid
 
 
 class EmbeddedUconDB:
