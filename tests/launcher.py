@@ -57,6 +57,7 @@ def serve(path):
     listener.bind(path)
     listener.listen(16)
     print("ready", flush=True)
+    threading.Thread(target=_exit_with_the_client, daemon=True).start()
     while True:
         conn, _ = listener.accept()
         line, fds = _read_line(conn)
@@ -68,6 +69,16 @@ def serve(path):
         for fd in fds:
             os.close(fd)
         threading.Thread(target=_report, args=(pid, conn), daemon=True).start()
+
+
+def _exit_with_the_client():
+    """The client holds this process's stdin: once it is gone, even killed, stop serving.
+
+    Read with os.read: a thread blocked in sys.stdin would hold its lock across every fork,
+    and a child that touches sys.stdin (multiprocessing's workers close it) would hang."""
+    while os.read(0, 1024):
+        pass
+    os._exit(0)
 
 
 def _report(pid, conn):
@@ -193,12 +204,14 @@ class Launcher:
         return Started(conn)
 
     def close(self):
+        """Stop the server; its socket and directory go too."""
         self.proc.kill()
         self.proc.wait()
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+        for remove, path in ((os.unlink, self.path), (os.rmdir, os.path.dirname(self.path))):
+            try:
+                remove(path)
+            except OSError:
+                pass
 
 
 if __name__ == "__main__":
