@@ -112,6 +112,18 @@ DEPRECATED = {
 }
 
 SECRETS = {"ucon_db.writer_password", "reporting.email.smtp_password", "reporting.slack.bot_token"}
+
+
+def scrub(cfg, text):
+    """text without URL user info and without any of cfg's secrets, whatever echoed them (an
+    error quoting a URL, a server repeating a password): for what is shown or sent."""
+    for key in SECRETS:
+        secret = cfg.get(key)
+        if secret:
+            text = text.replace(secret, "********")
+    return redact(text)
+
+
 ENV_FILE = TEMPLATE.parent / "archiver.env"  # run_archiver.sh loads it (UCONDB_PASSWORD...)
 _ENV_SECRET = re.compile(r"^\s*(export\s+)?\w*(PASSWORD|PASSWD|TOKEN|SECRET)\w*=\s*\S", re.M | re.I)
 _warned = set()  # files already warned about in this process

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 
-from .config import SECRETS
+from .config import scrub
 from .urls import redact
 from .stages import NAMES as STAGES
 
@@ -92,7 +92,7 @@ def notify_failures(cfg, failures, summary=None):
     except Exception as e:  # bad input from the caller still must not stop the archiver
         log.warning("notification failed: cannot compose it: %s: %s", type(e).__name__, e)
         return ["notify: cannot compose the notice: %s: %s" % (type(e).__name__, e)]
-    text = redact(_scrub(cfg, text))  # an error may quote a URL or a password
+    text = scrub(cfg, text)  # an error may quote a URL or a password
     problems = []
     for name, send in (("email", _email), ("slack", _slack)):
         if not cfg["reporting.%s.enabled" % name]:
@@ -102,21 +102,12 @@ def notify_failures(cfg, failures, summary=None):
         except Exception as e:  # a notice must never stop the archiver
             problem = "%s: unexpected %s: %s" % (name, type(e).__name__, e)
         if problem:
-            problem = redact(_scrub(cfg, problem))
+            problem = scrub(cfg, problem)
             log.warning("notification failed: %s", problem)
             problems.append(problem)
         else:
             log.info("%s notice sent: %s", name, subject)
     return problems
-
-
-def _scrub(cfg, text):
-    """Blank out every configured secret, whatever echoed it."""
-    for key in SECRETS:
-        secret = cfg.get(key)
-        if secret:
-            text = text.replace(secret, "********")
-    return text
 
 
 def _email(cfg, subject, text):

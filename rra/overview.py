@@ -9,9 +9,8 @@ import re
 import time
 
 from . import census, history
-from .config import SECRETS
+from .config import scrub
 from .discovery import signature
-from .urls import redact
 
 # A run's state on the strip, most urgent last (a run that is several things shows the last).
 STATES = ("sealed", "archived", "partial", "waiting", "changed", "gone", "failed", "gap")
@@ -99,15 +98,6 @@ def advice(failure):
     if stage == "validate":
         return "compare with `rra report --live`, see docs/troubleshooting.md; " + retry
     return "see docs/troubleshooting.md for this message; " + retry
-
-
-def scrub(cfg, text):
-    """No URL user info and no configured secret in what the page or the JSON shows."""
-    for key in SECRETS:
-        secret = cfg.get(key)
-        if secret:
-            text = text.replace(secret, "********")
-    return redact(text)
 
 
 def waiting(report, states, run_dirs, cfg, now):

@@ -4,15 +4,18 @@ Most of a small doit invocation's CPU is the interpreter importing doit, PyYAML 
 requests (0.2 of 0.28 s for a no-op). This launcher imports them once; for each
 invocation it forks a child that becomes what `python -m MODULE ARGS` would be: its own
 arguments, environment, working directory and sys.path[0], stdin from /dev/null, stdout
-and stderr into files, dodo.py and every rra module loaded anew (none is imported here,
-so no state of a former run can leak in). The child is a real process running the real
-doit engine; it only skips the imports.
+and stderr into files (run) or onto the descriptors the client sent (start: a pipe to read
+as it runs, and a session of its own where asked, for signals and kill -9 of its group),
+SIGINT as a new interpreter has it, dodo.py and every rra module loaded anew (none is
+imported here, so no state of a former run can leak in). The child is a real process
+running the real doit engine; it only skips the imports.
 
-What a fork cannot give falls back to a real interpreter (conftest.doit decides): a
-wrapper command (setpriv), or an environment that Python or the loader reads at start
-(PYTHON*, LC_*, LANG, LD_*). RRA_TEST_COLD=1 sends every invocation to a real interpreter.
+What a fork cannot give falls back to a real interpreter (conftest.python_m and start_m
+decide): a wrapper command (setpriv), a resource limit, or an environment that Python or
+the loader reads at start (PYTHON*, LC_*, LANG, LD_*, TZ). RRA_TEST_COLD=1 sends every
+invocation to a real interpreter.
 
-    python tests/launcher.py SOCKET     serve until the socket is removed or stdin closes
+    python tests/launcher.py SOCKET     serve until the client closes stdin (or dies)
 """
 
 import atexit
