@@ -48,7 +48,9 @@ def pytest_collection_modifyitems(items):
 
 def pytest_xdist_auto_num_workers(config):
     """`-n auto`: two workers more than cores, so that the tests that wait (on a server's latency,
-    a lock's timeout, a process to die) do not leave a core idle."""
+    a lock's timeout, a process to die) do not leave a core idle. PYTEST_XDIST_AUTO_NUM_WORKERS wins."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook reads it
     return len(os.sched_getaffinity(0)) + 2
 
 
