@@ -253,5 +253,9 @@ class Started:
         return self.returncode
 
     def send_signal(self, signum):
+        """As Popen's: nothing once the process has ended."""
         if not self._done.is_set():
-            os.kill(self.pid, signum)
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:
+                pass

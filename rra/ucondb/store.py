@@ -33,14 +33,32 @@ class Store:
     def __init__(self, path, namespace="public", create=True, busy_timeout=30.0):
         self.path, self.namespace, self.create, self.busy_timeout = str(path), namespace, create, busy_timeout
         self.url = "sqlite://" + self.path
-        with self._db() as db:
-            db.execute("PRAGMA journal_mode=WAL")
+        self._use_wal()
         with self._tx() as db:
             for stmt in filter(str.strip, SCHEMA.split(";")):
                 db.execute(stmt)
 
     def __repr__(self):
         return f"Store({self.path!r}, create={self.create})"
+
+    def _use_wal(self):
+        """WAL is a property of the file, set by whoever opens a new store first. Switching
+        needs the file to itself, and setting or reading the mode while another process has
+        the file to itself (switching, or checkpointing as its last connection closes) can
+        fail at once with "database is locked", without SQLite's busy wait: seen once in
+        twenty runs of the suite's four processes opening one new store. Retried within the
+        busy timeout."""
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                with self._db() as db:
+                    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                        db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     @contextmanager
     def _db(self):
