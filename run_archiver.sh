@@ -68,9 +68,11 @@ case "${1:-}" in
         shift; ensure_venv; cd "$ROOT"
         unset PYTHONDONTWRITEBYTECODE; export PYTHONPYCACHEPREFIX="$VENV/pycache"
         # Its temporary files (run records, archives, doit states: ~0.5 GB a run, fsynced) go
-        # to memory where /dev/shm is a tmpfs with 4 GB free, unless TMPDIR says where: the
-        # same code runs, and the disk's fsyncs, which no test can observe, cost a fifth of it.
+        # to memory where /dev/shm is a tmpfs with 4 GB free that may hold programs (tests run
+        # stand-in tools from there), unless TMPDIR says where: the same code runs, and the
+        # disk's fsyncs, which no test can observe, cost a fifth of it.
         if [[ -z "${TMPDIR:-}" && "$(stat -f -c %T /dev/shm 2>/dev/null)" == tmpfs ]] &&
+           ! awk '$2 == "/dev/shm" && $4 ~ /(^|,)noexec(,|$)/ { found = 1 } END { exit !found }' /proc/mounts &&
            (( $(df -Pk /dev/shm | awk 'NR == 2 { print $4 }') > 4 * 1024 * 1024 )); then
             export TMPDIR=/dev/shm
         fi
