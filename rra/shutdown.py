@@ -37,9 +37,7 @@ def _on_signal(signum, frame):
     now = time.monotonic()
     _signals.append(now)
     if len([t for t in _signals if now - t <= 2.0]) >= 3:
-        for child in multiprocessing.active_children():
-            child.kill()
-        os._exit(INTERRUPTED)
+        _stop_now()
     if len(_signals) == 1 and os.getpid() == _master:
         log.warning(
             "%s: finishing the tasks in flight, then stopping (repeat twice within 2 s to stop now)",
@@ -50,6 +48,23 @@ def _on_signal(signum, frame):
                 os.kill(child.pid, signum)  # they finish their task, cutting a store batch short
     for r in _runners:
         r._stop_running = True
+
+
+def _stop_now(signum=None, frame=None):
+    """Kill the workers and exit 130 at once.
+
+    A worker that stops now tells doit's process (SIGUSR1, which does the same there):
+    signals that reach a busy process close together can be merged into one, so doit's
+    process may have counted fewer than three, and it would wait forever for the result of
+    a worker that is gone."""
+    for child in multiprocessing.active_children():
+        child.kill()
+    if _master and os.getpid() != _master:
+        try:
+            os.kill(_master, signal.SIGUSR1)
+        except OSError:
+            pass
+    os._exit(INTERRUPTED)
 
 
 def _run_all_gently(self, task_dispatcher):
@@ -125,10 +140,12 @@ _execute_one_here.__wrapped__ = _execute  # doit passes the options _execute's s
 
 
 def install():
-    """Catch SIGINT and SIGTERM in this process (doit's workers inherit it when they fork)."""
+    """Catch SIGINT and SIGTERM in this process (doit's workers inherit it when they fork), and
+    SIGUSR1 from a worker that stopped now."""
     global _master
     _master = os.getpid()
     runner.Runner.run_all = _run_all_gently
     cmd_run.Run._execute = _execute_one_here
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGUSR1, _stop_now)  # a worker stopped now (see _stop_now)

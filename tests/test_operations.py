@@ -1,5 +1,6 @@
 """Operating the archiver: the work-dir lock, signals, exit codes, recorded failures."""
 
+import contextlib
 import json
 import os
 import signal
@@ -183,6 +184,45 @@ def test_three_signals_stop_now_and_a_rerun_converges(tmp_path, slow_server):
             os.killpg(proc.pid, signal.SIGINT)
         except ProcessLookupError:
             break  # it stopped already: the tasks in flight were done (and it was reaped at once)
+        time.sleep(0.05)
+    finish(proc, timeout=60)
+    assert proc.returncode == 130
+    code, out, err = run_doit(cfg, "-n", "2")
+    assert code == 0, out + err
+    assert validated(tmp_path, runs) == runs
+    one_version_per_run(slow_server, runs)
+
+
+def children(pid):
+    """The pids whose parent is pid."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open("/proc/%s/stat" % entry).read()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def test_a_worker_that_stops_now_stops_doit_too(tmp_path, slow_server):
+    """Three signals that reach the workers but not doit's own process, as when a busy process
+    gets them merged into one: doit's process must not wait forever for the workers' results."""
+    runs = list(range(600, 630))
+    records = make_records(tmp_path / "records", 600, 30, "--lite")
+    cfg = write_config(tmp_path, records, ucon=(slow_server.url, "writer", PASSWORD))
+    proc = doit_popen(cfg, "-n", "2")
+    for line in proc.stdout:
+        if line.startswith(".  ucondb:"):
+            break
+    workers = children(proc.pid)
+    assert len(workers) == 2, workers
+    for _ in range(3):
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)
         time.sleep(0.05)
     finish(proc, timeout=60)
     assert proc.returncode == 130
