@@ -53,9 +53,10 @@ def finish(proc, timeout):
         proc.wait()
     finally:
         timer.cancel()
-    assert proc.returncode != -signal.SIGKILL, "hung for %d s" % timeout
     proc.err_file.seek(0)
-    return rest, proc.err_file.read()
+    err = proc.err_file.read()
+    assert proc.returncode != -signal.SIGKILL, "hung for %d s; stderr:\n%s" % (timeout, err[-3000:])
+    return rest, err
 
 
 def run_doit(cfg, *args):
