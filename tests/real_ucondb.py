@@ -6,6 +6,7 @@ Each scenario starts from reset(): folders run_records and test01, no objects.
 """
 
 import os
+import random
 import re
 import shutil
 import socket
@@ -21,9 +22,23 @@ LOGGED = re.compile(r" (GET|POST|PUT) /app(/\S*) -> \S+ \S+ (\d+)")
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the kernel's ephemeral range: the server is stopped and started again
+    on it between scenarios, and a port from that range (what bind(0) gives) can meanwhile be
+    taken by any connection the suite's other tests open ('Address already in use')."""
+    try:
+        low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(10000, max(low, 10001))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below %d" % low)
 
 
 class RealUconDB:
