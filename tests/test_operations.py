@@ -172,18 +172,30 @@ def test_a_signal_cuts_a_store_batch_short(tmp_path, workers):
     assert check(adb) == []
 
 
+def uploading(tmp_path, server, first):
+    """(runs, config, doit) for 30 runs from first, doit -n 2 in the background once it uploads."""
+    records = make_records(tmp_path / "records", first, 30, "--lite")
+    cfg = write_config(tmp_path, records, ucon=(server.url, "writer", PASSWORD))
+    proc = doit_popen(cfg, "-n", "2")
+    for line in proc.stdout:
+        if line.startswith(".  ucondb:"):
+            break
+    return list(range(first, first + 30)), cfg, proc
+
+
+def a_rerun_converges(tmp_path, cfg, server, runs):
+    code, out, err = run_doit(cfg, "-n", "2")
+    assert code == 0, out + err
+    assert validated(tmp_path, runs) == runs
+    one_version_per_run(server, runs)
+
+
 # Marked slow, out of the default run (and CI's) until fixed: about once in ten runs doit's
 # process logs the first signal's warning and then acts on neither the second nor the third
 # (an open bug, issue 14; docs/troubleshooting.md says what to do). `-m slow -k three_signals`.
 @pytest.mark.slow
 def test_three_signals_stop_now_and_a_rerun_converges(tmp_path, slow_server):
-    runs = list(range(300, 330))
-    records = make_records(tmp_path / "records", 300, 30, "--lite")
-    cfg = write_config(tmp_path, records, ucon=(slow_server.url, "writer", PASSWORD))
-    proc = doit_popen(cfg, "-n", "2")
-    for line in proc.stdout:
-        if line.startswith(".  ucondb:"):
-            break
+    runs, cfg, proc = uploading(tmp_path, slow_server, 300)
     for _ in range(3):
         try:
             os.killpg(proc.pid, signal.SIGINT)
@@ -192,10 +204,7 @@ def test_three_signals_stop_now_and_a_rerun_converges(tmp_path, slow_server):
         time.sleep(0.05)
     finish(proc, timeout=60)
     assert proc.returncode == 130
-    code, out, err = run_doit(cfg, "-n", "2")
-    assert code == 0, out + err
-    assert validated(tmp_path, runs) == runs
-    one_version_per_run(slow_server, runs)
+    a_rerun_converges(tmp_path, cfg, slow_server, runs)
 
 
 def children(pid):
@@ -215,13 +224,7 @@ def children(pid):
 def test_a_worker_that_stops_now_stops_doit_too(tmp_path, slow_server):
     """Three signals that reach the workers but not doit's own process, as when a busy process
     gets them merged into one: doit's process must not wait forever for the workers' results."""
-    runs = list(range(600, 630))
-    records = make_records(tmp_path / "records", 600, 30, "--lite")
-    cfg = write_config(tmp_path, records, ucon=(slow_server.url, "writer", PASSWORD))
-    proc = doit_popen(cfg, "-n", "2")
-    for line in proc.stdout:
-        if line.startswith(".  ucondb:"):
-            break
+    runs, cfg, proc = uploading(tmp_path, slow_server, 600)
     workers = children(proc.pid)
     assert len(workers) == 2, workers
     for _ in range(3):
@@ -231,10 +234,7 @@ def test_a_worker_that_stops_now_stops_doit_too(tmp_path, slow_server):
         time.sleep(0.05)
     finish(proc, timeout=60)
     assert proc.returncode == 130
-    code, out, err = run_doit(cfg, "-n", "2")
-    assert code == 0, out + err
-    assert validated(tmp_path, runs) == runs
-    one_version_per_run(slow_server, runs)
+    a_rerun_converges(tmp_path, cfg, slow_server, runs)
 
 
 def test_failures_are_recorded_for_the_report_and_cleared_on_success(tmp_path, slow_server):
