@@ -33,7 +33,12 @@ def stopping():
     return bool(_signals)
 
 
-def _on_signal(signum, frame):
+def _on_signal(signum):
+    """What a signal means, counted one by one by the thread that reads them (_count_signals)."""
+    if signum == signal.SIGUSR1:
+        _stop_now()
+    if signum not in (signal.SIGINT, signal.SIGTERM):
+        return
     now = time.monotonic()
     _signals.append(now)
     if len([t for t in _signals if now - t <= 2.0]) >= 3:
@@ -50,13 +55,12 @@ def _on_signal(signum, frame):
         r._stop_running = True
 
 
-def _stop_now(signum=None, frame=None):
+def _stop_now():
     """Kill the workers and exit 130 at once.
 
-    A worker that stops now tells doit's process (SIGUSR1, which does the same there):
-    signals that reach a busy process close together can be merged into one, so doit's
-    process may have counted fewer than three, and it would wait forever for the result of
-    a worker that is gone."""
+    A worker that stops now tells doit's process (SIGUSR1, which does the same there): the
+    signals may have reached the workers alone (a kill of their pids), and doit's process
+    would wait forever for the result of a worker that is gone."""
     for child in multiprocessing.active_children():
         child.kill()
     if _master and os.getpid() != _master:
@@ -65,6 +69,72 @@ def _stop_now(signum=None, frame=None):
         except OSError:
             pass
     os._exit(INTERRUPTED)
+
+
+_CAUGHT = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
+_pipe = None  # (read end, write end) of the pipe CPython writes each caught signal's number to
+
+
+def _count_signals():
+    """Count each SIGINT, SIGTERM and SIGUSR1 of this process in a thread of its own.
+
+    CPython runs a Python signal handler in the main thread only, once for all the signals
+    of a kind that came before it got there (a flag, not a count), and not until the main
+    thread's system call returns when the kernel handed the signal to another thread. doit's
+    main thread waits for its workers' results in such a call (a pipe read), beside a queue
+    thread: three Ctrl-C counted as one or two, and a worker's SIGUSR1 was never acted on,
+    leaving doit waiting forever for workers that were gone. CPython's wakeup fd gets one
+    byte per signal, from whichever thread caught it; the thread that reads it acts."""
+    global _pipe
+    read, write = os.pipe()
+    os.set_blocking(write, False)  # the C handler must never block
+    for signum in _CAUGHT:
+        signal.signal(signum, _caught)
+    signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    _pipe = (read, write)
+    threading.Thread(target=_read_signals, args=(read,), name="rra-signals", daemon=True).start()
+
+
+def _caught(signum, frame):
+    """The Python handler, which must be there for CPython to catch the signal: the thread acts."""
+
+
+def _read_signals(fd):
+    while True:
+        try:
+            data = os.read(fd, 64)
+        except OSError:
+            return
+        if not data:
+            return
+        for signum in data:
+            _on_signal(signum)
+
+
+def _before_fork():
+    """Hold the signals while forking: the child's own pipe must be in place before it takes any."""
+    if _pipe:
+        signal.pthread_sigmask(signal.SIG_BLOCK, _CAUGHT)
+
+
+def _after_fork_in_parent():
+    if _pipe:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _CAUGHT)
+
+
+def _after_fork_in_child():
+    """A forked worker counts its own signals (the reading thread stayed in the parent)."""
+    global _pipe
+    if not _pipe:
+        return
+    read, write = _pipe
+    _pipe = None
+    ours = signal.set_wakeup_fd(-1) == write
+    os.close(read)
+    os.close(write)
+    if ours:
+        _count_signals()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _CAUGHT)
 
 
 def _run_all_gently(self, task_dispatcher):
@@ -91,6 +161,10 @@ def _run_all_gently(self, task_dispatcher):
     finally:
         _stop_workers()
         _exit_within(EXIT_WITHIN, code)
+        # The run is over. Ignored from here, a late signal cannot end the process as killed
+        # (status -2, not its code) once Python's exit has put back the default handlers.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return code
 
 
@@ -140,12 +214,18 @@ _execute_one_here.__wrapped__ = _execute  # doit passes the options _execute's s
 
 
 def install():
-    """Catch SIGINT and SIGTERM in this process (doit's workers inherit it when they fork), and
+    """Catch SIGINT and SIGTERM in this process and in doit's workers, which it forks, and
     SIGUSR1 from a worker that stopped now."""
-    global _master
+    global _master, _hooked
     _master = os.getpid()
     runner.Runner.run_all = _run_all_gently
     cmd_run.Run._execute = _execute_one_here
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGUSR1, _stop_now)  # a worker stopped now (see _stop_now)
+    _count_signals()
+    if not _hooked:
+        os.register_at_fork(
+            before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+        )
+        _hooked = True
+
+
+_hooked = False

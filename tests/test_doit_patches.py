@@ -63,3 +63,5 @@ def test_each_patch_is_installed_in_one_place_and_every_runner_inherits_it():
         cmd_run.Run._execute = shutdown._execute
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+        signal.set_wakeup_fd(-1)  # its signals no longer counted by rra's thread, nor its forks' either
