@@ -216,16 +216,12 @@ _execute_one_here.__wrapped__ = _execute  # doit passes the options _execute's s
 def install():
     """Catch SIGINT and SIGTERM in this process and in doit's workers, which it forks, and
     SIGUSR1 from a worker that stopped now."""
-    global _master, _hooked
+    global _master
     _master = os.getpid()
     runner.Runner.run_all = _run_all_gently
     cmd_run.Run._execute = _execute_one_here
     _count_signals()
-    if not _hooked:
-        os.register_at_fork(
-            before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
-        )
-        _hooked = True
 
 
-_hooked = False
+# Registered once, on import; they do nothing in a process that does not count its signals.
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)
